@@ -1,0 +1,1 @@
+"""Data: on-disk formats, the synthetic renderer, transforms, data sets and samplers."""

@@ -1,0 +1,1 @@
+"""On-disk data formats shared by the synthetic generators and real data."""

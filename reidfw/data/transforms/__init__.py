@@ -1,0 +1,1 @@
+"""Image transforms (albumentations) ending in the paper's letterbox resize."""
