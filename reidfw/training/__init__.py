@@ -1,0 +1,1 @@
+"""Training orchestration behind train.py: config -> data, method, trainer, MLflow run."""
