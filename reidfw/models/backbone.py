@@ -1,6 +1,6 @@
 """One way to build every backbone: by timm name.
 
-reidfw's own families (``iresnet*``, ``reid_resnet50``) register themselves with
+reidfw's own families (``iresnet*``, ``reid_resnet*``) register themselves with
 timm when ``reidfw.models`` is imported, so a paper backbone and any timm model
 are built by the same call.
 """
@@ -22,7 +22,7 @@ def build_backbone(name: str, img_size: tuple[int, int] = (384, 128), pretrained
     if not timm.is_model(name):
         close = timm.list_models(f"*{name.split('_')[0]}*")[:12]
         raise ValueError(
-            f"unknown backbone {name!r}. reidfw families: iresnet18/34/50/100, reid_resnet50; "
+            f"unknown backbone {name!r}. reidfw families: iresnet18/34/50/100, reid_resnet18/34/50/101; "
             f"any timm model name also works (similar: {close})."
         )
     if name.startswith(("iresnet", "reid_resnet")):

@@ -48,7 +48,7 @@ class TrainResult:
 
 def build_datamodule(cfg: DictConfig):
     return hydra.utils.instantiate(
-        cfg.data, img_size=tuple(cfg.img_size), cache_dir=cfg.cache_dir, seed=cfg.seed, _recursive_=False
+        cfg.data, img_size=tuple(cfg.img_size), synthetic_cache_dir=cfg.cache_dir, seed=cfg.seed, _recursive_=False
     )
 
 
@@ -79,6 +79,7 @@ def train(cfg: DictConfig) -> TrainResult:
     output_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir) if _in_hydra() else Path.cwd()
 
     datamodule = build_datamodule(cfg)
+    datamodule.prepare_data()
     datamodule.setup("fit")  # the ArcFace head needs the class count before the model is built
     model = build_method_from_config(cfg, getattr(datamodule, "num_classes", None))
 

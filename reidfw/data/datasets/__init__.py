@@ -1,0 +1,1 @@
+"""torch Datasets over reidfw's on-disk formats, the P x K sampler and the LightningDataModule."""

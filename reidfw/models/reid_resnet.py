@@ -1,0 +1,121 @@
+"""The paper's MoCo backbone: a torchvision-layout ResNet with last stride 1 and a GAP embedding.
+
+Built on timm's ``ResNet``, whose parameter names are torchvision's (``conv1``, ``bn1``,
+``layer1..4``, ``downsample.0/1``), so LUPerson's published MoCo v2 ResNet50 weights load
+after stripping their ``module.encoder_q.`` prefix (see ``reidfw.models.checkpoints``).
+
+Re-ID changes two things (Table 1, MoCo column):
+- ``last_stride=1``: the first block of stage 4 keeps the resolution, so at 384x128 the last
+  map is 24x8 instead of 12x4 -- plain strides, no dilation, as fast-reid/LUPerson do;
+- the embedding is global average pooling of that map (2048-d for ResNet50); no classifier.
+
+Importing this module registers ``reid_resnet18/34/50/101`` with timm.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn as nn
+from timm.models import register_model
+from timm.models.resnet import BasicBlock, Bottleneck, ResNet
+
+from reidfw.data.transforms.normalize import MEAN, STD
+from reidfw.models.timm_entrypoint import place, split_factory_kwargs
+
+# (block, blocks per stage): torchvision's definitions.
+REID_RESNET_LAYERS: dict[str, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
+    "reid_resnet18": (BasicBlock, (2, 2, 2, 2)),
+    "reid_resnet34": (BasicBlock, (3, 4, 6, 3)),
+    "reid_resnet50": (Bottleneck, (3, 4, 6, 3)),
+    "reid_resnet101": (Bottleneck, (3, 4, 23, 3)),
+}
+
+
+class ReidResNet(ResNet):
+    """torchvision-layout ResNet; ``forward(x)`` -> (B, ``embed_dim``) GAP embedding."""
+
+    def __init__(
+        self,
+        block: type[nn.Module],
+        layers: Sequence[int],
+        img_size: Sequence[int] = (384, 128),
+        last_stride: int = 1,
+        **resnet_kwargs,
+    ):
+        if last_stride not in (1, 2):
+            raise ValueError(
+                f"reidfw/models/reid_resnet.py: last_stride must be 1 (Re-ID, the paper) or 2 (ImageNet), "
+                f"got {last_stride!r}."
+            )
+        # num_classes=0: no ``fc`` parameters, so the state dict is exactly the torchvision trunk.
+        super().__init__(block, tuple(layers), num_classes=0, **resnet_kwargs)
+        if last_stride == 1:
+            _unstride_first_block(self.layer4)
+            self.feature_info[-1]["reduction"] //= 2
+        self.last_stride = last_stride
+        # Kept for the model spec only: a GAP network takes any input size.
+        self.img_size = tuple(int(s) for s in img_size)
+        self.embed_dim = self.num_features
+        self.pretrained_cfg = self.default_cfg = {
+            "input_size": (3, *self.img_size),
+            "mean": MEAN,
+            "std": STD,
+            "interpolation": "bilinear",
+            "crop_pct": 1.0,
+            "first_conv": "conv1",
+            "classifier": "fc",
+        }
+
+    # forward_features is timm's: stem, maxpool, layer1..4 -> (B, C, h, w).
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = True) -> torch.Tensor:
+        """GAP of the last map: the paper's MoCo embedding (no dropout, no classifier)."""
+        return x.mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _unstride_first_block(stage: nn.Sequential) -> None:
+    """Set every stride-2 conv of the stage's first block (3x3 conv and 1x1 skip) to stride 1.
+
+    Changing strides after construction keeps timm's (= torchvision's) module tree and
+    therefore the checkpoint keys; padding is unaffected because it only depends on kernel size.
+    """
+    changed = 0
+    for m in stage[0].modules():
+        if isinstance(m, nn.Conv2d) and m.stride == (2, 2):
+            m.stride = (1, 1)
+            changed += 1
+    if changed == 0:
+        raise RuntimeError(
+            "reidfw/models/reid_resnet.py: expected stride-2 convs in layer4[0] of timm's ResNet, found none; "
+            "timm's ResNet layout changed -- update _unstride_first_block."
+        )
+
+
+def _create_reid_resnet(name: str, pretrained: bool, kwargs: dict) -> ReidResNet:
+    ctor, placement = split_factory_kwargs(name, pretrained, kwargs)
+    block, layers = REID_RESNET_LAYERS[name]
+    return place(ReidResNet(block, layers, **ctor), placement)
+
+
+@register_model
+def reid_resnet18(pretrained: bool = False, **kwargs) -> ReidResNet:
+    return _create_reid_resnet("reid_resnet18", pretrained, kwargs)
+
+
+@register_model
+def reid_resnet34(pretrained: bool = False, **kwargs) -> ReidResNet:
+    return _create_reid_resnet("reid_resnet34", pretrained, kwargs)
+
+
+@register_model
+def reid_resnet50(pretrained: bool = False, **kwargs) -> ReidResNet:
+    return _create_reid_resnet("reid_resnet50", pretrained, kwargs)
+
+
+@register_model
+def reid_resnet101(pretrained: bool = False, **kwargs) -> ReidResNet:
+    return _create_reid_resnet("reid_resnet101", pretrained, kwargs)

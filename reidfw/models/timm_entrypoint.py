@@ -1,0 +1,35 @@
+"""Plumbing shared by reidfw's timm entrypoints (``iresnet*``, ``reid_resnet*``).
+
+``timm.create_model`` calls every registered entrypoint with factory arguments
+(``pretrained_cfg``, ``pretrained_cfg_overlay``, ``cache_dir``, and optionally
+``device``/``dtype``) that reidfw's constructors do not take; this module
+strips them so the constructors keep plain signatures.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch.nn as nn
+
+_FACTORY_ONLY = ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
+
+
+def split_factory_kwargs(name: str, pretrained: bool, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return (constructor kwargs, placement kwargs); refuse ``pretrained=True``.
+
+    reidfw publishes no downloadable weights: trained or public weights are
+    loaded from a file with ``reidfw.models.checkpoints.load_embedding_model``.
+    """
+    if pretrained:
+        raise ValueError(
+            f"reidfw/models/timm_entrypoint.py: {name} has no downloadable weights (pretrained=True was passed). "
+            f"Build it with pretrained=False and load weights with "
+            f"reidfw.models.load_embedding_model(path, arch={name!r})."
+        )
+    ctor = {k: v for k, v in kwargs.items() if k not in _FACTORY_ONLY and k not in ("device", "dtype")}
+    placement = {k: kwargs[k] for k in ("device", "dtype") if kwargs.get(k) is not None}
+    return ctor, placement
+
+
+def place(model: nn.Module, placement: dict[str, Any]) -> nn.Module:
+    return model.to(**placement) if placement else model
