@@ -112,7 +112,8 @@ class ReIDMethod(pl.LightningModule):
         hp["optimizer"] = self._optimizer_config(optimizer)
         hp["scheduler"] = self._scheduler_config(scheduler)
         hp["method"] = self.method_name
-        self.save_hyperparameters(self.complete_hparams(hp))
+        # logger=False: train.py logs the whole resolved config itself (one naming scheme in MLflow).
+        self.save_hyperparameters(self.complete_hparams(hp), logger=False)
         spec = self.hparams.backbone
         self.backbone = build_backbone(spec["name"], img_size=tuple(spec["img_size"]), **spec["kwargs"])
         self.embed_dim = int(self.backbone.embed_dim)

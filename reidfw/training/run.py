@@ -95,7 +95,11 @@ def train(cfg: DictConfig) -> TrainResult:
     run_id = mlf.run_id
     if resume_run is None:
         # On resume the params are already on the run (MLflow refuses to change them).
-        mlf.log_hyperparams(flatten_config(cfg))
+        params = flatten_config(cfg)
+        # What the data turned out to hold, next to what was asked for.
+        params["data.num_classes"] = str(getattr(datamodule, "num_classes", None))
+        params["data.num_train_images"] = str(len(datamodule.train_set)) if datamodule.train_set is not None else "None"
+        mlf.log_hyperparams(params)
         mlf.experiment.log_text(run_id, OmegaConf.to_yaml(cfg, resolve=True), "config/train.yaml")
         mlf.experiment.set_tag(run_id, "reidfw.command", " ".join(shlex.quote(a) for a in sys.argv))
 

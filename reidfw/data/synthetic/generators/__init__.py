@@ -1,0 +1,1 @@
+"""The four data set generators; each writes the on-disk format real data uses."""
