@@ -36,8 +36,7 @@ def shared_range(matrices: Sequence[FactorMatrix]) -> tuple[float, float]:
 
 
 def _draw(ax, m: FactorMatrix, title: str, vmin: float, vmax: float):
-    cmap = plt.get_cmap(CMAP).copy()
-    cmap.set_bad(NAN_COLOR)
+    cmap = plt.get_cmap(CMAP).with_extremes(bad=NAN_COLOR)
     im = ax.imshow(np.ma.masked_invalid(m.mean), cmap=cmap, vmin=vmin, vmax=vmax)
     K = len(m.labels)
     ax.set_xticks(range(K), labels=m.labels, rotation=45 if K > 4 else 0, ha="right" if K > 4 else "center")

@@ -14,8 +14,8 @@ of the list one must inspect to find *every* match.
 
 Ranking is by inner product of L2-normalised features (= cosine). Two rankers
 feed one metric routine: faiss (``IndexFlatIP``, on a GPU when faiss has one)
-and :func:`brute_force_ranking` (full numpy ranking), the reference they are
-tested against.
+for top-k searches, and :func:`brute_force_ranking` (full numpy ranking), the
+reference faiss is tested against and the faster choice for very deep searches.
 
 ``topk``: with ``topk=None`` (default) every gallery image is ranked and the
 metrics are exact. With ``topk=k`` only the first k *valid* gallery images
@@ -31,6 +31,8 @@ import numpy as np
 JUNK_PID = -1
 # faiss' GPU k-selection is limited to k <= 2048; larger searches stay on the CPU.
 _FAISS_GPU_MAX_K = 2048
+# Deeper than this, a full numpy sort beats faiss' per-query heap (see evaluate_retrieval).
+_FAISS_MAX_K = 2048
 _QUERY_CHUNK = 256  # bounds the (chunk x gallery) arrays to tens of MB
 
 
@@ -43,32 +45,47 @@ def _as_numpy(x, dtype) -> np.ndarray:
 def brute_force_ranking(qf: np.ndarray, gf: np.ndarray, k: int) -> np.ndarray:
     """Indices (nq, k) of the k most similar gallery rows per query, by full numpy sorting."""
     out = np.empty((len(qf), k), dtype=np.int64)
+    G = len(gf)
     for s in range(0, len(qf), _QUERY_CHUNK):
         sims = qf[s : s + _QUERY_CHUNK] @ gf.T
-        # stable sort of -sim: ties keep gallery order, so the reference is deterministic
-        out[s : s + _QUERY_CHUNK] = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        if k < G // 4:
+            # only the top k are needed: partition first, then order those k (same result, far less sorting)
+            cand = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            cs = np.take_along_axis(sims, cand, 1)
+            order = np.lexsort((cand, -cs), axis=1)  # by similarity, ties by gallery index
+            out[s : s + _QUERY_CHUNK] = np.take_along_axis(cand, order, 1)
+        else:
+            # stable sort of -sim: ties keep gallery order, so the reference is deterministic
+            out[s : s + _QUERY_CHUNK] = np.argsort(-sims, axis=1, kind="stable")[:, :k]
     return out
+
+
+class FaissRanker:
+    """A flat inner-product index over the gallery (GPU when faiss has one and k allows), searched per query chunk."""
+
+    def __init__(self, gf: np.ndarray, k: int):
+        import faiss
+
+        self.k = k
+        self.index = faiss.IndexFlatIP(gf.shape[1])
+        num_gpus = getattr(faiss, "get_num_gpus", lambda: 0)()
+        if num_gpus > 0 and k <= _FAISS_GPU_MAX_K and hasattr(faiss, "StandardGpuResources"):
+            self._res = faiss.StandardGpuResources()  # kept alive as long as the GPU index
+            self.index = faiss.index_cpu_to_gpu(self._res, 0, self.index)
+        self.index.add(np.ascontiguousarray(gf, dtype=np.float32))
+
+    def __call__(self, qf: np.ndarray) -> np.ndarray:
+        return self.index.search(np.ascontiguousarray(qf, dtype=np.float32), self.k)[1].astype(np.int64, copy=False)
 
 
 def faiss_ranking(qf: np.ndarray, gf: np.ndarray, k: int) -> np.ndarray:
-    """Indices (nq, k) of the k largest inner products, through faiss (GPU when available and k allows)."""
-    import faiss
-
-    index = faiss.IndexFlatIP(gf.shape[1])
-    num_gpus = getattr(faiss, "get_num_gpus", lambda: 0)()
-    if num_gpus > 0 and k <= _FAISS_GPU_MAX_K and hasattr(faiss, "StandardGpuResources"):
-        res = faiss.StandardGpuResources()
-        index = faiss.index_cpu_to_gpu(res, 0, index)
-    index.add(gf)
-    out = np.empty((len(qf), k), dtype=np.int64)
-    for s in range(0, len(qf), 4 * _QUERY_CHUNK):
-        _, idx = index.search(qf[s : s + 4 * _QUERY_CHUNK], k)
-        out[s : s + 4 * _QUERY_CHUNK] = idx
-    return out
+    """Indices (nq, k) of the k largest inner products, through faiss."""
+    return FaissRanker(gf, k)(qf)
 
 
 def _max_excluded(q_pids, q_cams, g_pids, g_cams) -> int:
     """The most gallery images any query can lose to the exclusion rules (junk + same pid & camera)."""
+    # (evaluate_retrieval drops junk before searching; the junk term keeps this right for any caller)
     n_junk = int((g_pids == JUNK_PID).sum())
     pairs, counts = np.unique(np.stack([g_pids, g_cams], 1), axis=0, return_counts=True)
     per_pair = {tuple(p): int(c) for p, c in zip(pairs.tolist(), counts)}
@@ -76,77 +93,86 @@ def _max_excluded(q_pids, q_cams, g_pids, g_cams) -> int:
     return n_junk + worst
 
 
-def metrics_from_ranking(
-    ranking: np.ndarray,
-    q_pids: np.ndarray,
-    q_cams: np.ndarray,
-    g_pids: np.ndarray,
-    g_cams: np.ndarray,
-    topk: int | None = None,
-) -> dict:
+class _Accumulator:
+    """Sums AP, INP and CMC hits over query chunks, so the full (nq x gallery) ranking is never held at once."""
+
+    def __init__(self, q_pids, q_cams, g_pids, g_cams, topk: int | None):
+        self.q_pids, self.q_cams = np.asarray(q_pids, np.int64), np.asarray(q_cams, np.int64)
+        self.g_pids, self.g_cams = np.asarray(g_pids, np.int64), np.asarray(g_cams, np.int64)
+        self.topk = topk
+        # Per query: matches in the whole gallery after exclusion (the AP denominator) and the
+        # number of valid gallery images (where INP puts a hardest match that lies beyond topk).
+        valid_g = self.g_pids != JUNK_PID
+        pid_count: dict = {}
+        pid_cam_count: dict = {}
+        for p, c in zip(self.g_pids[valid_g].tolist(), self.g_cams[valid_g].tolist()):
+            pid_count[p] = pid_count.get(p, 0) + 1
+            pid_cam_count[(p, c)] = pid_cam_count.get((p, c), 0) + 1
+        n_valid_total = int(valid_g.sum())
+        qpc = list(zip(self.q_pids.tolist(), self.q_cams.tolist()))
+        self.n_pos = np.array([pid_count.get(p, 0) - pid_cam_count.get((p, c), 0) for p, c in qpc], dtype=np.int64)
+        self.n_valid = np.array([n_valid_total - pid_cam_count.get((p, c), 0) for p, c in qpc], dtype=np.int64)
+        self.ap_sum = self.inp_sum = 0.0
+        self.cmc_hits = np.zeros(10, dtype=np.int64)  # hits at rank 1..10
+        self.n_eval = 0
+
+    def add(self, start: int, r: np.ndarray) -> None:
+        """``r``: ranked gallery indices (n, k) of queries ``start .. start + n``."""
+        sl = slice(start, start + len(r))
+        qp, qc = self.q_pids[sl, None], self.q_cams[sl, None]
+        gp, gc = self.g_pids[r], self.g_cams[r]
+        keep = (gp != JUNK_PID) & ~((gp == qp) & (gc == qc))
+        pos = np.cumsum(keep, axis=1)  # 1-based rank among valid images
+        if self.topk is not None:
+            keep &= pos <= self.topk
+        match = keep & (gp == qp)
+        npos = self.n_pos[sl]
+        has = npos > 0
+        big = np.iinfo(np.int64).max
+        cum_match = np.cumsum(match, axis=1)
+        prec = np.where(match, cum_match / np.maximum(pos, 1), 0.0)
+        ap = prec.sum(1) / np.maximum(npos, 1)
+        found = cum_match[:, -1]
+        first = np.where(match, pos, big).min(1)
+        last = np.where(match, pos, 0).max(1)
+        hardest = np.where(found == npos, last, self.n_valid[sl])
+        inp = npos / np.maximum(hardest, 1)
+        self.n_eval += int(has.sum())
+        self.ap_sum += float(ap[has].sum())
+        self.inp_sum += float(inp[has].sum())
+        for n in range(1, 11):
+            self.cmc_hits[n - 1] += int((first[has] <= n).sum())
+
+    def result(self) -> dict:
+        if self.n_eval == 0:
+            raise ValueError(
+                "no query has a valid match in the gallery (same pid in another camera); check that query and "
+                "gallery come from the same data set and that file names carry pid and camera"
+            )
+        n = self.n_eval
+        return {
+            "mAP": self.ap_sum / n,
+            "rank1": float(self.cmc_hits[0] / n),
+            "rank5": float(self.cmc_hits[4] / n),
+            "rank10": float(self.cmc_hits[9] / n),
+            "mINP": self.inp_sum / n,
+            "num_queries": n,
+            "skipped_queries": int(len(self.q_pids) - n),
+            "gallery_size": int(len(self.g_pids)),
+            "topk": self.topk,
+        }
+
+
+def metrics_from_ranking(ranking: np.ndarray, q_pids, q_cams, g_pids, g_cams, topk: int | None = None) -> dict:
     """mAP, CMC and mINP from ranked gallery indices (nq, k), applying the Market-1501 rules.
 
     ``ranking`` may be the full ranking (k = gallery size) or a prefix long
     enough to hold ``topk`` valid images per query.
     """
-    q_pids, q_cams = np.asarray(q_pids, np.int64), np.asarray(q_cams, np.int64)
-    g_pids, g_cams = np.asarray(g_pids, np.int64), np.asarray(g_cams, np.int64)
-    G = len(g_pids)
-    # Per query: matches in the whole gallery after exclusion (the AP denominator)
-    # and the number of valid gallery images (for INP when the hardest match is beyond topk).
-    valid_g = g_pids != JUNK_PID
-    pid_count = {}
-    pid_cam_count = {}
-    for p, c in zip(g_pids[valid_g].tolist(), g_cams[valid_g].tolist()):
-        pid_count[p] = pid_count.get(p, 0) + 1
-        pid_cam_count[(p, c)] = pid_cam_count.get((p, c), 0) + 1
-    n_valid_gallery_total = int(valid_g.sum())
-    n_pos = np.array([pid_count.get(p, 0) - pid_cam_count.get((p, c), 0) for p, c in zip(q_pids.tolist(), q_cams.tolist())])
-    n_valid = np.array([n_valid_gallery_total - pid_cam_count.get((p, c), 0) for p, c in zip(q_pids.tolist(), q_cams.tolist())])
-
-    ap_sum = inp_sum = 0.0
-    cmc_hits = np.zeros(10, dtype=np.int64)  # hits at rank 1..10
-    n_eval = 0
-    for s in range(0, len(q_pids), _QUERY_CHUNK):
-        r = ranking[s : s + _QUERY_CHUNK]
-        qp, qc = q_pids[s : s + _QUERY_CHUNK, None], q_cams[s : s + _QUERY_CHUNK, None]
-        gp, gc = g_pids[r], g_cams[r]
-        keep = (gp != JUNK_PID) & ~((gp == qp) & (gc == qc))
-        pos = np.cumsum(keep, axis=1)  # 1-based rank among valid images
-        if topk is not None:
-            keep &= pos <= topk
-        match = keep & (gp == qp)
-        npos = n_pos[s : s + _QUERY_CHUNK]
-        has = npos > 0
-        n_eval += int(has.sum())
-        cum_match = np.cumsum(match, axis=1)
-        prec = np.where(match, cum_match / np.maximum(pos, 1), 0.0)
-        ap = prec.sum(1) / np.maximum(npos, 1)
-        found = cum_match[:, -1] if r.shape[1] else np.zeros(len(r), dtype=np.int64)
-        first = np.where(match.any(1), np.where(match, pos, np.iinfo(np.int64).max).min(1), np.iinfo(np.int64).max)
-        last = np.where(match, pos, 0).max(1) if r.shape[1] else np.zeros(len(r), dtype=np.int64)
-        hardest = np.where(found == npos, last, n_valid[s : s + _QUERY_CHUNK])
-        inp = npos / np.maximum(hardest, 1)
-        ap_sum += float(ap[has].sum())
-        inp_sum += float(inp[has].sum())
-        for n in range(1, 11):
-            cmc_hits[n - 1] += int((first[has] <= n).sum())
-    if n_eval == 0:
-        raise ValueError(
-            "no query has a valid match in the gallery (same pid in another camera); check that query and "
-            "gallery come from the same data set and that file names carry pid and camera"
-        )
-    return {
-        "mAP": ap_sum / n_eval,
-        "rank1": cmc_hits[0] / n_eval,
-        "rank5": cmc_hits[4] / n_eval,
-        "rank10": cmc_hits[9] / n_eval,
-        "mINP": inp_sum / n_eval,
-        "num_queries": n_eval,
-        "skipped_queries": int(len(q_pids) - n_eval),
-        "gallery_size": G,
-        "topk": topk,
-    }
+    acc = _Accumulator(q_pids, q_cams, g_pids, g_cams, topk)
+    for s in range(0, len(ranking), _QUERY_CHUNK):
+        acc.add(s, ranking[s : s + _QUERY_CHUNK])
+    return acc.result()
 
 
 def evaluate_retrieval(qf, q_pids, q_cams, gf, g_pids, g_cams, topk: int | None = None, use_faiss: bool = True) -> dict:
@@ -154,8 +180,10 @@ def evaluate_retrieval(qf, q_pids, q_cams, gf, g_pids, g_cams, topk: int | None 
 
     Features may be numpy or torch. ``topk=None`` ranks the full gallery (exact);
     see the module docstring for what ``topk`` changes. ``use_faiss=False``
-    ranks with numpy (the reference). Extra keys: ``num_queries`` (evaluated),
-    ``skipped_queries`` (no valid match), ``gallery_size``, ``topk``.
+    ranks with numpy (the reference); searches deeper than 2,048 (including the
+    full ranking of a large gallery) use numpy either way, being faster there.
+    Extra keys: ``num_queries`` (evaluated), ``skipped_queries`` (no valid match),
+    ``gallery_size``, ``topk``, ``ranker`` ("faiss" or "numpy": which one ran).
     """
     qf, gf = _as_numpy(qf, np.float32), _as_numpy(gf, np.float32)
     q_pids, q_cams = _as_numpy(q_pids, np.int64).ravel(), _as_numpy(q_cams, np.int64).ravel()
@@ -164,7 +192,14 @@ def evaluate_retrieval(qf, q_pids, q_cams, gf, g_pids, g_cams, topk: int | None 
         raise ValueError(f"features must be (n, d) with the same d; got query {qf.shape}, gallery {gf.shape}")
     if len(q_pids) != len(qf) or len(q_cams) != len(qf) or len(g_pids) != len(gf) or len(g_cams) != len(gf):
         raise ValueError("pids/cams must have one entry per feature row (query and gallery)")
+    G_all = len(gf)
+    # Junk never counts either way: drop it before searching, so a top-k search need not dig past
+    # it (Market-1501's test set has 3,819 junk images, which would push k beyond faiss' range).
+    real = g_pids != JUNK_PID
+    gf, g_pids, g_cams = gf[real], g_pids[real], g_cams[real]
     G = len(gf)
+    if G == 0 or len(qf) == 0:
+        raise ValueError(f"empty query ({len(qf)}) or gallery ({G}) set: nothing to rank; check the data root")
     if topk is not None and topk < 10:
         raise ValueError(f"topk={topk} is too small: rank10 needs at least the top 10; use topk>=10 or topk=None")
     if topk is None or topk >= G:
@@ -172,5 +207,12 @@ def evaluate_retrieval(qf, q_pids, q_cams, gf, g_pids, g_cams, topk: int | None 
     else:
         # Search deep enough that topk valid images survive the exclusions.
         k = min(G, topk + _max_excluded(q_pids, q_cams, g_pids, g_cams))
-    ranking = faiss_ranking(qf, gf, k) if use_faiss else brute_force_ranking(qf, gf, k)
-    return metrics_from_ranking(ranking, q_pids, q_cams, g_pids, g_cams, topk=topk)
+    # faiss keeps a k-heap per query: for a deep search (k in the thousands) that loses to one full
+    # numpy sort (Market scale, 2 cores: 13.5 s vs 6 s for the full ranking), and GPU faiss cannot go
+    # past k = 2048 at all. So faiss serves top-k searches; deep ones take the numpy ranking.
+    ranker = "faiss" if use_faiss and k <= _FAISS_MAX_K else "numpy"
+    rank = FaissRanker(gf, k) if ranker == "faiss" else (lambda q: brute_force_ranking(q, gf, k))
+    acc = _Accumulator(q_pids, q_cams, g_pids, g_cams, topk)
+    for s in range(0, len(qf), _QUERY_CHUNK):
+        acc.add(s, rank(qf[s : s + _QUERY_CHUNK]))
+    return {**acc.result(), "gallery_size": G_all, "ranker": ranker}

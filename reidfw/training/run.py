@@ -106,14 +106,13 @@ def train(cfg: DictConfig) -> TrainResult:
     ckpt_dir = output_dir / "checkpoints"
     cb_cfg = cfg.callbacks.checkpoint
     checkpoint = ModelCheckpoint(
-        dirpath=ckpt_dir,
-        filename="best",
-        monitor=cb_cfg.monitor,
-        mode=cb_cfg.mode,
-        save_last=cb_cfg.save_last,
-        save_top_k=cb_cfg.save_top_k,
+        dirpath=ckpt_dir, filename="best", monitor=cb_cfg.monitor, mode=cb_cfg.mode, save_top_k=cb_cfg.save_top_k
     )
-    callbacks = [checkpoint, RunIdInCheckpoint(run_id), LearningRateMonitor(logging_interval="step")]
+    # A separate every-epoch checkpoint for resuming: Lightning's own save_last only refreshes
+    # when the monitored metric improves. Written after the epoch (validation included), so a
+    # resume starts the next epoch instead of repeating this one.
+    latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1, save_on_train_epoch_end=True)
+    callbacks = [checkpoint, latest, RunIdInCheckpoint(run_id), LearningRateMonitor(logging_interval="step")]
     trainer: pl.Trainer = hydra.utils.instantiate(
         cfg.trainer,
         logger=mlf,
@@ -123,8 +122,8 @@ def train(cfg: DictConfig) -> TrainResult:
     )
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
 
-    best = checkpoint.best_model_path or checkpoint.last_model_path
-    last = checkpoint.last_model_path
+    last = latest.best_model_path  # monitor=None: its "best" is simply the newest
+    best = checkpoint.best_model_path or last
     exported = None
     if trainer.is_global_zero:
         if best:

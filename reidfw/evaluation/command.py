@@ -1,0 +1,160 @@
+"""What ``python evaluate.py`` does, kept out of the Hydra entry point so it can be tested and reused.
+
+Load each checkpoint -> evaluate it (study + Market) -> compare when there are
+several -> one MLflow run per checkpoint -> print a short table per model.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+SYNTHETIC = "synthetic"
+
+
+def resolve_data_root(value: Any, kind: str, cache_dir: str) -> Path | None:
+    """``null`` -> skip, ``"synthetic"`` -> the generated demo set (built once, then cached), else a path."""
+    if value is None or str(value).lower() in ("null", "none", ""):
+        return None
+    if str(value) == SYNTHETIC:
+        from reidfw.data.synthetic.cache import DEMO_SETTINGS, ensure_dataset  # lazy: renders only when asked
+
+        return Path(ensure_dataset(kind, DEMO_SETTINGS[kind], cache_dir))
+    p = Path(str(value)).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(
+            f"{kind}={value}: no such folder. Pass an existing {kind} root, {kind}={SYNTHETIC} for the generated "
+            f"demo set, or {kind}=null to skip it."
+        )
+    return p
+
+
+def _as_list(v) -> list:
+    if v is None:
+        return []
+    if isinstance(v, (list, tuple)):
+        return list(v)
+    try:  # omegaconf ListConfig
+        from omegaconf import ListConfig
+
+        if isinstance(v, ListConfig):
+            return list(v)
+    except ImportError:
+        pass
+    return [v]
+
+
+def unique_names(ckpts: list[str], specs: list[dict], given: list[str]) -> list[str]:
+    """Given names, else method-backbone, else (when those collide) the checkpoint's folder/stem."""
+    from reidfw.evaluation.pipeline import model_display_name
+
+    if given:
+        if len(given) != len(ckpts):
+            raise ValueError(f"name= has {len(given)} entries for {len(ckpts)} checkpoints; give one name per ckpt")
+        names = [str(n) for n in given]
+    else:
+        names = [model_display_name(s, Path(c).stem) for c, s in zip(ckpts, specs)]
+        if len(set(names)) != len(names):
+            names = [f"{Path(c).parent.name}-{Path(c).stem}" if Path(c).parent.name else Path(c).stem for c in ckpts]
+    if len(set(names)) != len(names):
+        names = [f"{n}-{i}" for i, n in enumerate(names)]
+    return names
+
+
+def _is_mlflow_ref(ckpt: str) -> bool:
+    return ckpt.startswith(("runs:/", "models:/")) or re.fullmatch(r"[0-9a-f]{32}", ckpt) is not None
+
+
+def run_evaluation(cfg) -> int:
+    """The evaluate.py command; returns the process exit code."""
+    from omegaconf import OmegaConf
+
+    from reidfw.models.checkpoints import load_embedding_model
+    from reidfw.models.errors import CheckpointError
+
+    # Hydra's logging setup would otherwise print faiss' CPU-feature probing on every run.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    ckpts = [str(c) for c in _as_list(cfg.ckpt)]
+    if not ckpts:
+        print("error: ckpt= is empty; pass a checkpoint path (or a list ckpt=[a,b])", file=sys.stderr)
+        return 2
+    img_size = tuple(int(v) for v in cfg.img_size) if cfg.img_size is not None else None
+    if any(_is_mlflow_ref(c) for c in ckpts):
+        # The loader reads runs:/... from the current tracking store; point it at ours first.
+        import mlflow
+
+        from reidfw.tracking.mlflow_store import resolve_tracking_uri
+
+        mlflow.set_tracking_uri(resolve_tracking_uri(cfg.mlflow.tracking_uri))
+    archs = [None if a is None else str(a) for a in _as_list(cfg.arch)] or [None]
+    if len(archs) == 1:
+        archs = archs * len(ckpts)
+    if len(archs) != len(ckpts):
+        print(f"error: arch= has {len(archs)} entries for {len(ckpts)} checkpoints; give one, or one per ckpt", file=sys.stderr)
+        return 2
+    models, specs = [], []
+    for c, arch in zip(ckpts, archs):
+        try:
+            model, spec = load_embedding_model(c, arch=arch, img_size=img_size, map_location="cpu")
+        except CheckpointError as e:
+            # The loader's message already names the file, what was expected and the fix.
+            print(f"error: cannot load checkpoint: {e}", file=sys.stderr)
+            return 2
+        except Exception as e:  # a failure the loader did not anticipate: still one line, traceback on request
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            print(
+                f"error: cannot load checkpoint {c}: {type(e).__module__}.{type(e).__qualname__}: {e}. Is it a reidfw checkpoint/export, or "
+                f"a state dict with arch= set? (HYDRA_FULL_ERROR=1 shows the traceback)",
+                file=sys.stderr,
+            )
+            return 2
+        models.append(model)
+        specs.append(spec)
+    names = unique_names(ckpts, specs, [str(n) for n in _as_list(cfg.name)])
+
+    study_root = resolve_data_root(cfg.study, "study", cfg.cache_dir)
+    market_root = resolve_data_root(cfg.market, "market", cfg.cache_dir)
+    if study_root is None and market_root is None:
+        print("error: study=null and market=null leave nothing to evaluate", file=sys.stderr)
+        return 2
+
+    from reidfw.evaluation.pipeline import compare_models, evaluate_model, summary_table
+
+    out_dir = Path(cfg.out_dir)
+    all_results = []
+    for model, spec, name in zip(models, specs, names):
+        all_results.append(
+            evaluate_model(
+                model, spec, out_dir=out_dir / name, study_root=study_root, market_root=market_root, model_name=name,
+                mask_background=cfg.mask_background, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+                device=cfg.device, channels_last=cfg.channels_last, amp=cfg.amp, topk=cfg.topk,
+                use_faiss=cfg.use_faiss, max_negatives=cfg.max_negatives,
+                verification_pairs=cfg.verification_pairs,
+            )
+        )
+    comparison = compare_models(all_results, out_dir / "comparison") if len(all_results) > 1 else None
+
+    run_ids = [None] * len(all_results)
+    if cfg.mlflow.enabled:
+        from reidfw.evaluation.mlflow_report import log_evaluation
+        from reidfw.tracking.mlflow_store import resolve_tracking_uri
+
+        uri = resolve_tracking_uri(cfg.mlflow.tracking_uri)
+        cfg_yaml = OmegaConf.to_yaml(cfg, resolve=True)
+        extra = [(comparison["out_dir"], "comparison")] if comparison else []
+        for i, (res, ckpt) in enumerate(zip(all_results, ckpts)):
+            run_ids[i] = log_evaluation(
+                res, tracking_uri=uri, experiment=cfg.mlflow.experiment, checkpoint=ckpt,
+                config_yaml=cfg_yaml, extra_artifacts=extra,
+            )
+    for res, rid in zip(all_results, run_ids):
+        print(summary_table(res))
+        if rid:
+            print(f"  MLflow run: {rid}")
+    if comparison:
+        print(f"side-by-side figures: {Path(comparison['out_dir']).resolve()}")
+    return 0
