@@ -30,8 +30,11 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int | None =
     workers = default_workers() if workers is None else int(workers)
     if workers <= 1 or len(items) <= 1:
         return [fn(it) for it in items]
+    # Never plain fork: a parent that has already started torch/OpenMP or OpenCV thread pools
+    # (a training run, a test session) deadlocks its forked children. forkserver forks from a
+    # clean single-threaded server instead.
     methods = mp.get_all_start_methods()
-    ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+    ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
     chunk = max(1, len(items) // (workers * 8))
     with ctx.Pool(processes=min(workers, len(items)), initializer=_init_worker) as pool:
         return list(pool.imap(fn, items, chunksize=chunk))
