@@ -42,7 +42,7 @@ def main() -> None:
             py,
             "evaluate.py",
             f"ckpt=[{arcface['exported_model']},{moco['exported_model']}]",
-            "names=[ArcFace,MoCo]",
+            "name=[ArcFace,MoCo]",
             f"hydra.run.dir={OUT / 'evaluation'}",
         ]
     )

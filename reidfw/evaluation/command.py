@@ -122,7 +122,7 @@ def run_evaluation(cfg) -> int:
         print("error: study=null and market=null leave nothing to evaluate", file=sys.stderr)
         return 2
 
-    from reidfw.evaluation.pipeline import compare_models, evaluate_model, summary_table
+    from reidfw.evaluation.pipeline import compare_models, comparison_table, evaluate_model, summary_table
 
     out_dir = Path(cfg.out_dir)
     all_results = []
@@ -156,5 +156,6 @@ def run_evaluation(cfg) -> int:
         if rid:
             print(f"  MLflow run: {rid}")
     if comparison:
+        print(comparison_table(all_results))
         print(f"side-by-side figures: {Path(comparison['out_dir']).resolve()}")
     return 0

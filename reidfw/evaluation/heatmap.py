@@ -12,13 +12,10 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from reidfw.evaluation.study import FactorMatrix  # noqa: E402
+from reidfw.evaluation.figures import plt, save_figure
+from reidfw.evaluation.study import FactorMatrix
 
 CMAP = "viridis"
 NAN_COLOR = "#d9d9d9"
@@ -64,7 +61,7 @@ def plot_heatmap(m: FactorMatrix, model_name: str, path: str | Path, vmin: float
     fig, ax = plt.subplots(figsize=(1.2 + 0.75 * K, 1.0 + 0.7 * K), constrained_layout=True)
     im = _draw(ax, m, f"{m.title} — {model_name}", vmin, vmax)
     fig.colorbar(im, ax=ax, shrink=0.8, label="mean cosine similarity")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_heatmaps_side_by_side(matrices: Sequence[tuple[str, FactorMatrix]], path: str | Path) -> Path:
@@ -85,12 +82,4 @@ def plot_heatmaps_side_by_side(matrices: Sequence[tuple[str, FactorMatrix]], pat
     for ax, (name, m) in zip(axes[0], matrices):
         im = _draw(ax, m, f"{m.title} — {name}", vmin, vmax)
     fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label="mean cosine similarity")
-    return _save(fig, path)
-
-
-def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

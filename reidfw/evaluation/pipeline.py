@@ -229,3 +229,39 @@ def summary_table(results: dict) -> str:
         )
     lines.append(f"  figures: {Path(results['out_dir']).resolve()}")
     return "\n".join(lines)
+
+
+_COMPARED = [
+    ("mAP", "retrieval/mAP"),
+    ("rank-1", "retrieval/rank1"),
+    ("mINP", "retrieval/mINP"),
+    ("TAR@FAR=1e-3", "verification/tar_at_far_0.001"),
+    ("TAR@FAR=1e-2", "verification/tar_at_far_0.01"),
+    ("precision@recall=0.5", "verification/precision_at_recall_0.5"),
+    ("precision@recall=0.9", "verification/precision_at_recall_0.9"),
+]
+
+
+def comparison_table(results: Sequence[dict]) -> str:
+    """Models side by side: robustness (across / within) per factor, then retrieval and verification."""
+    names = [r["model"] for r in results]
+    rows: list[tuple[str, list[float | None]]] = []
+    factors: list[str] = []
+    for r in results:
+        st = r.get("study_result")
+        for fm in st.matrices if st is not None else []:
+            if fm.factor not in factors:
+                factors.append(fm.factor)
+    for f in factors:
+        k = f"study/{metric_key(f)}/robustness"
+        rows.append((f"robustness {f}", [r["metrics"].get(k) for r in results]))
+    for label, k in _COMPARED:
+        if any(k in r["metrics"] for r in results):
+            rows.append((label, [r["metrics"].get(k) for r in results]))
+    w = max(len(label) for label, _ in rows) if rows else 10
+    cw = max(8, *(len(n) for n in names))
+    lines = ["== comparison ==", f"  {'':<{w}} " + " ".join(f"{n:>{cw}}" for n in names)]
+    for label, vals in rows:
+        cells = " ".join(f"{'n/a':>{cw}}" if v is None or not math.isfinite(v) else f"{v:>{cw}.3f}" for v in vals)
+        lines.append(f"  {label:<{w}} {cells}")
+    return "\n".join(lines)

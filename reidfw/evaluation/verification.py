@@ -177,10 +177,7 @@ def scalar_metrics(v: dict) -> dict[str, float]:
 
 def plot_roc(curves: Sequence[tuple[str, dict]], path: str | Path) -> Path:
     """ROC of one or more models (FAR on a log axis: the operating region is FAR <= 1e-2)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from reidfw.evaluation.figures import plt, save_figure  # matplotlib only when plotting
 
     fig, ax = plt.subplots(figsize=(5.5, 4.5), constrained_layout=True)
     for name, v in curves:
@@ -196,15 +193,12 @@ def plot_roc(curves: Sequence[tuple[str, dict]], path: str | Path) -> Path:
     ax.set_ylabel("true accept rate (TAR)")
     ax.set_title("Verification ROC")
     ax.legend(fontsize=8, loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_pr(curves: Sequence[tuple[str, dict]], path: str | Path) -> Path:
     """Precision-recall of one or more models."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from reidfw.evaluation.figures import plt, save_figure  # matplotlib only when plotting
 
     fig, ax = plt.subplots(figsize=(5.5, 4.5), constrained_layout=True)
     for name, v in curves:
@@ -218,14 +212,4 @@ def plot_pr(curves: Sequence[tuple[str, dict]], path: str | Path) -> Path:
     ax.set_ylabel("precision")
     ax.set_title("Verification precision-recall")
     ax.legend(fontsize=8, loc="lower left")
-    return _save(fig, path)
-
-
-def _save(fig, path: str | Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -21,10 +21,9 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
-from timm.models import register_model
 
 from reidfw.data.transforms.normalize import MEAN, STD
-from reidfw.models.timm_entrypoint import place, split_factory_kwargs
+from reidfw.models.timm_entrypoint import register_family
 
 # Blocks per stage, exactly insightface's (the paper's Table 1 prints 13 for iresnet50's
 # third stage; insightface's iresnet50 -- the one the paper trained -- has 14).
@@ -208,26 +207,4 @@ class IResNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-def _create_iresnet(name: str, pretrained: bool, kwargs: dict) -> IResNet:
-    ctor, placement = split_factory_kwargs(name, pretrained, kwargs)
-    return place(IResNet(IRESNET_LAYERS[name], **ctor), placement)
-
-
-@register_model
-def iresnet18(pretrained: bool = False, **kwargs) -> IResNet:
-    return _create_iresnet("iresnet18", pretrained, kwargs)
-
-
-@register_model
-def iresnet34(pretrained: bool = False, **kwargs) -> IResNet:
-    return _create_iresnet("iresnet34", pretrained, kwargs)
-
-
-@register_model
-def iresnet50(pretrained: bool = False, **kwargs) -> IResNet:
-    return _create_iresnet("iresnet50", pretrained, kwargs)
-
-
-@register_model
-def iresnet100(pretrained: bool = False, **kwargs) -> IResNet:
-    return _create_iresnet("iresnet100", pretrained, kwargs)
+register_family(__name__, list(IRESNET_LAYERS), lambda name, **kw: IResNet(IRESNET_LAYERS[name], **kw))

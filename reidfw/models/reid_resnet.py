@@ -17,11 +17,10 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
-from timm.models import register_model
 from timm.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from reidfw.data.transforms.normalize import MEAN, STD
-from reidfw.models.timm_entrypoint import place, split_factory_kwargs
+from reidfw.models.timm_entrypoint import register_family
 
 # (block, blocks per stage): torchvision's definitions.
 REID_RESNET_LAYERS: dict[str, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
@@ -95,27 +94,4 @@ def _unstride_first_block(stage: nn.Sequential) -> None:
         )
 
 
-def _create_reid_resnet(name: str, pretrained: bool, kwargs: dict) -> ReidResNet:
-    ctor, placement = split_factory_kwargs(name, pretrained, kwargs)
-    block, layers = REID_RESNET_LAYERS[name]
-    return place(ReidResNet(block, layers, **ctor), placement)
-
-
-@register_model
-def reid_resnet18(pretrained: bool = False, **kwargs) -> ReidResNet:
-    return _create_reid_resnet("reid_resnet18", pretrained, kwargs)
-
-
-@register_model
-def reid_resnet34(pretrained: bool = False, **kwargs) -> ReidResNet:
-    return _create_reid_resnet("reid_resnet34", pretrained, kwargs)
-
-
-@register_model
-def reid_resnet50(pretrained: bool = False, **kwargs) -> ReidResNet:
-    return _create_reid_resnet("reid_resnet50", pretrained, kwargs)
-
-
-@register_model
-def reid_resnet101(pretrained: bool = False, **kwargs) -> ReidResNet:
-    return _create_reid_resnet("reid_resnet101", pretrained, kwargs)
+register_family(__name__, list(REID_RESNET_LAYERS), lambda name, **kw: ReidResNet(*REID_RESNET_LAYERS[name], **kw))

@@ -7,9 +7,10 @@ strips them so the constructors keep plain signatures.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch.nn as nn
+from timm.models import register_model
 
 _FACTORY_ONLY = ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
 
@@ -33,3 +34,24 @@ def split_factory_kwargs(name: str, pretrained: bool, kwargs: dict[str, Any]) ->
 
 def place(model: nn.Module, placement: dict[str, Any]) -> nn.Module:
     return model.to(**placement) if placement else model
+
+
+def register_family(module_name: str, names: list[str], build: Callable[..., nn.Module]) -> None:
+    """Register ``timm.create_model(name, **kwargs)`` for each name as ``build(name, **kwargs)``.
+
+    timm keys an entrypoint by its function's ``__name__`` and ``__module__``, so one
+    generated function per name replaces a hand-written twin per depth.
+    """
+    for name in names:
+        register_model(_entrypoint(module_name, name, build))
+
+
+def _entrypoint(module_name: str, name: str, build: Callable[..., nn.Module]):
+    def entrypoint(pretrained: bool = False, **kwargs) -> nn.Module:
+        ctor, placement = split_factory_kwargs(name, pretrained, kwargs)
+        return place(build(name, **ctor), placement)
+
+    entrypoint.__name__ = entrypoint.__qualname__ = name
+    entrypoint.__module__ = module_name
+    entrypoint.__doc__ = f"reidfw {name} (see {module_name})."
+    return entrypoint

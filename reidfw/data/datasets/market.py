@@ -45,13 +45,7 @@ class MarketDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         m = self.images[index]
-        image = read_image(m.path)
-        return {
-            "image": self.transform(image) if self.transform else image,
-            "pid": m.pid,
-            "camid": m.camera,
-            "path": str(m.path),
-        }
+        return {**_item(m, self.transform), "path": str(m.path)}
 
 
 class RetrievalSet(Dataset):
@@ -72,11 +66,9 @@ class RetrievalSet(Dataset):
         return len(self.images)
 
     def __getitem__(self, index: int) -> dict:
-        m = self.images[index]
-        image = read_image(m.path)
-        return {
-            "image": self.transform(image) if self.transform else image,
-            "pid": m.pid,
-            "camid": m.camera,
-            "is_query": index < self.num_query,
-        }
+        return {**_item(self.images[index], self.transform), "is_query": index < self.num_query}
+
+
+def _item(m: MarketImage, transform: Callable | None) -> dict:
+    image = read_image(m.path)
+    return {"image": transform(image) if transform else image, "pid": m.pid, "camid": m.camera}
