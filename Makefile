@@ -11,10 +11,10 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/n
 
 install: $(STAMP)
 
+# constraints.txt pins the versions CI and every fresh machine get (torch + torchvision as the
+# registry's matching pair: never a +cpu torch with the registry's torchvision).
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade "pip>=24"
-	# constraints.txt pins the versions CI and every fresh machine get (torch + torchvision as the registry's pair).
 	$(BIN)/python -m pip install -c constraints.txt -e ".[dev]"
 	rm -f $(VENV)/.installed-*
 	touch $@
