@@ -26,6 +26,8 @@ lower bound). CMC rank-n for n <= k is exact. k must be >= 10 for rank10.
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 JUNK_PID = -1
@@ -64,6 +66,8 @@ class FaissRanker:
     """A flat inner-product index over the gallery (GPU when faiss has one and k allows), searched per query chunk."""
 
     def __init__(self, gf: np.ndarray, k: int):
+        # faiss logs each SIMD build it tries and fails to load at INFO; only problems matter here.
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)
         import faiss
 
         self.k = k

@@ -56,14 +56,6 @@ def make_mlflow_logger(
     )
 
 
-def run_id_from_checkpoint(path: str | Path) -> str | None:
-    """The MLflow run a reidfw checkpoint was logged to, or None for other checkpoints."""
-    import torch
-
-    ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
-    return (ckpt.get(CHECKPOINT_KEY) or {}).get("mlflow_run_id")
-
-
 class RunIdInCheckpoint(pl.Callback):
     """Stores the MLflow run id in every checkpoint so a resume continues that run."""
 

@@ -23,8 +23,8 @@ from reidfw.tracking.lightning_logger import (
     RunIdInCheckpoint,
     flatten_config,
     make_mlflow_logger,
-    run_id_from_checkpoint,
 )
+from reidfw.training.resume import check_resume_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +78,13 @@ def train(cfg: DictConfig) -> TrainResult:
     pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir) if _in_hydra() else Path.cwd()
 
+    # Before any data or model work: a wrong resume file should fail in a second, not after setup.
+    resume_run = check_resume_checkpoint(cfg.ckpt_path, cfg.loss.method) if cfg.ckpt_path else None
     datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
     datamodule.setup("fit")  # the ArcFace head needs the class count before the model is built
     model = build_method_from_config(cfg, getattr(datamodule, "num_classes", None))
 
-    resume_run = run_id_from_checkpoint(cfg.ckpt_path) if cfg.ckpt_path else None
     logger_cfg = cfg.logger
     mlf = make_mlflow_logger(
         experiment_name=logger_cfg.experiment_name,
