@@ -140,7 +140,7 @@ def main() -> None:
     ap.add_argument("--img-size", type=int, nargs=2, default=[384, 128], metavar=("H", "W"))
     ap.add_argument("--images", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: cores - 1, at most 8)")
+    ap.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: 0 on a CPU device, cores - 1 (at most 8) on a GPU)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the best time of each is kept")
     ap.add_argument("--channels-last", action="store_true")

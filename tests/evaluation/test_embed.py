@@ -73,3 +73,13 @@ def test_forward_batch_handles_tuple_outputs(tiny_model, make_spec):
     e = Embedder(Pair(), spec, num_workers=0)
     out = e.forward_batch(torch.zeros(2, 3, *spec["backbone"]["img_size"], dtype=torch.uint8))
     assert out.shape == (2, 8)
+
+
+def test_cpu_decodes_in_line_and_gpu_uses_workers():
+    # On a CPU the forward needs every core; worker processes would only compete with it.
+    import torch
+
+    from reidfw.evaluation.embed import default_num_workers
+
+    assert default_num_workers(torch.device("cpu")) == 0
+    assert default_num_workers(torch.device("cuda")) >= 0
