@@ -22,8 +22,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
-from reidfw.data.transforms.normalize import MEAN, STD
-from reidfw.models.timm_entrypoint import register_family
+from reidfw.models.timm_entrypoint import register_family, reid_pretrained_cfg
 
 # Blocks per stage, exactly insightface's (the paper's Table 1 prints 13 for iresnet50's
 # third stage; insightface's iresnet50 -- the one the paper trained -- has 14).
@@ -139,15 +138,7 @@ class IResNet(nn.Module):
 
         # timm reads these (resolve_data_config, feature extraction); the spec in
         # reidfw.models.export is what records the normalisation of a trained model.
-        self.pretrained_cfg = self.default_cfg = {
-            "input_size": (3, *self.img_size),
-            "mean": MEAN,
-            "std": STD,
-            "interpolation": "bilinear",
-            "crop_pct": 1.0,
-            "first_conv": "conv1",
-            "classifier": "fc",
-        }
+        self.pretrained_cfg = self.default_cfg = reid_pretrained_cfg(self.img_size)
         self.feature_info = [
             {"num_chs": STAGE_WIDTHS[0], "reduction": 1, "module": "prelu"},
             *({"num_chs": c, "reduction": 2 ** (i + 1), "module": f"layer{i + 1}"} for i, c in enumerate(STAGE_WIDTHS)),

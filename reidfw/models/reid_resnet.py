@@ -19,8 +19,7 @@ import torch
 import torch.nn as nn
 from timm.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from reidfw.data.transforms.normalize import MEAN, STD
-from reidfw.models.timm_entrypoint import register_family
+from reidfw.models.timm_entrypoint import register_family, reid_pretrained_cfg
 
 # (block, blocks per stage): torchvision's definitions.
 REID_RESNET_LAYERS: dict[str, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
@@ -56,15 +55,7 @@ class ReidResNet(ResNet):
         # Kept for the model spec only: a GAP network takes any input size.
         self.img_size = tuple(int(s) for s in img_size)
         self.embed_dim = self.num_features
-        self.pretrained_cfg = self.default_cfg = {
-            "input_size": (3, *self.img_size),
-            "mean": MEAN,
-            "std": STD,
-            "interpolation": "bilinear",
-            "crop_pct": 1.0,
-            "first_conv": "conv1",
-            "classifier": "fc",
-        }
+        self.pretrained_cfg = self.default_cfg = reid_pretrained_cfg(self.img_size)
 
     # forward_features is timm's: stem, maxpool, layer1..4 -> (B, C, h, w).
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from reidfw.data.transforms.normalize import MEAN, STD
+
 import torch.nn as nn
 from timm.models import register_model
 
@@ -55,3 +57,17 @@ def _entrypoint(module_name: str, name: str, build: Callable[..., nn.Module]):
     entrypoint.__module__ = module_name
     entrypoint.__doc__ = f"reidfw {name} (see {module_name})."
     return entrypoint
+
+
+def reid_pretrained_cfg(img_size: tuple[int, int]) -> dict[str, Any]:
+    """The data config timm reads from a model (``resolve_data_config``); a trained
+    model's actual normalisation is recorded in its reidfw model spec."""
+    return {
+        "input_size": (3, *img_size),
+        "mean": MEAN,
+        "std": STD,
+        "interpolation": "bilinear",
+        "crop_pct": 1.0,
+        "first_conv": "conv1",
+        "classifier": "fc",
+    }
