@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import cv2
 import numpy as np
 import torch
 import torch.nn as nn
@@ -111,12 +110,6 @@ class CropDataset(Dataset):
         return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
 
 
-def _worker_init(_: int) -> None:
-    # Each worker is one decoding thread; OpenCV's own thread pool inside every
-    # worker would oversubscribe the cores the forward pass needs.
-    cv2.setNumThreads(1)
-
-
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -185,7 +178,6 @@ class Embedder:
             shuffle=False,
             num_workers=self.num_workers,
             pin_memory=self.device.type == "cuda",
-            worker_init_fn=_worker_init if self.num_workers > 0 else None,
             prefetch_factor=4 if self.num_workers > 0 else None,
         )
 

@@ -50,3 +50,22 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def hooked_forward():
+    """One batch-1 forward that records each named stage's output shape as (C, H, W)."""
+
+    def run(model: torch.nn.Module, stages: dict[str, torch.nn.Module], img_size: tuple[int, int]):
+        shapes = {}
+        hooks = [m.register_forward_hook(lambda _m, _i, out, n=n: shapes.__setitem__(n, tuple(out.shape[1:])))
+                 for n, m in stages.items()]
+        try:
+            with torch.no_grad():
+                out = model(torch.rand(1, 3, *img_size))
+        finally:
+            for h in hooks:
+                h.remove()
+        return shapes, out
+
+    return run

@@ -10,15 +10,10 @@ from reidfw.models import build_backbone
 
 
 @pytest.fixture(scope="module")
-def paper_resnet50():
+def paper_resnet50(hooked_forward):
     model = timm.create_model("reid_resnet50", img_size=(384, 128)).eval()
-    shapes = {}
     stages = {"conv1": model.maxpool, "conv2": model.layer1, "conv3": model.layer2, "conv4": model.layer3, "conv5": model.layer4}
-    hooks = [m.register_forward_hook(lambda _m, _i, out, n=n: shapes.__setitem__(n, tuple(out.shape[1:]))) for n, m in stages.items()]
-    with torch.no_grad():
-        out = model(torch.rand(1, 3, 384, 128))
-    for h in hooks:
-        h.remove()
+    shapes, out = hooked_forward(model, stages, (384, 128))
     return model, shapes, out
 
 

@@ -10,7 +10,6 @@ import multiprocessing as mp
 import os
 from typing import Callable, Iterable, TypeVar
 
-import cv2
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -21,10 +20,6 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _init_worker() -> None:
-    cv2.setNumThreads(1)   # each worker is one core's worth of work; nested threads only contend
-
-
 def parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int | None = None) -> list[R]:
     items = list(items)
     workers = default_workers() if workers is None else int(workers)
@@ -32,9 +27,10 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int | None =
         return [fn(it) for it in items]
     # Never plain fork: a parent that has already started torch/OpenMP or OpenCV thread pools
     # (a training run, a test session) deadlocks its forked children. forkserver forks from a
-    # clean single-threaded server instead.
+    # clean single-threaded server instead. (Workers import reidfw, which keeps OpenCV
+    # single-threaded, so each is one core's worth of work.)
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
     chunk = max(1, len(items) // (workers * 8))
-    with ctx.Pool(processes=min(workers, len(items)), initializer=_init_worker) as pool:
+    with ctx.Pool(processes=min(workers, len(items))) as pool:
         return list(pool.imap(fn, items, chunksize=chunk))
