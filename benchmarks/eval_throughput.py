@@ -49,12 +49,14 @@ def _make_images(folder: Path, n: int, rng) -> list:
 
 def bench_embedding(args) -> None:
     from reidfw.evaluation.embed import Embedder
-    from reidfw.models import build_backbone
+    from reidfw.checkpoints import make_model_spec
+    from reidfw.models import build_backbone, default_input_spec
 
     rng = np.random.default_rng(0)
     H, W = args.img_size
     model = build_backbone(args.model, img_size=(H, W))
-    spec = {"backbone": {"name": args.model, "img_size": [H, W]}, "normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}
+    spec = make_model_spec(method="moco", backbone={"name": args.model}, embed_dim=int(model.embed_dim),
+                           input_spec=default_input_spec(args.model, (H, W)))
     emb = Embedder(model, spec, device=args.device, batch_size=args.batch_size, num_workers=args.workers,
                    channels_last=args.channels_last, amp=args.amp)
     with tempfile.TemporaryDirectory() as tmp:

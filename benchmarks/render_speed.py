@@ -19,13 +19,13 @@ import numpy as np
 from reidfw.data.formats.image_io import list_images
 from reidfw.data.formats.study_manifest import read_manifest
 from reidfw.data.formats.tracks import read_tracks
-from reidfw.data.synthetic.body import Pose
-from reidfw.data.synthetic.camera import camera_facing
-from reidfw.data.synthetic.cache import GENERATORS
-from reidfw.data.synthetic.identity import identity_rng, sample_identity
-from reidfw.data.synthetic.render import render_person
-from reidfw.data.synthetic.scene import Light, build_scene
-from reidfw.data.synthetic.seeds import item_rng
+from reidfw.synthetic.body import Pose
+from reidfw.synthetic.camera import camera_facing
+from reidfw.synthetic.cache import GENERATORS
+from reidfw.synthetic.identity import identity_rng, sample_identity
+from reidfw.synthetic.render import render_person
+from reidfw.synthetic.scene import Light, build_scene
+from reidfw.synthetic.seeds import item_rng
 
 
 def _count(kind: str, root: Path) -> int:

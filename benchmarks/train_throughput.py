@@ -98,9 +98,11 @@ def main() -> None:
     torch.manual_seed(0)
     num_classes = 64
     base = ArcFaceMethod(
-        backbone={"name": args.backbone, "img_size": args.img_size},
+        backbone={"name": args.backbone},
+        input={"size": args.img_size},
         num_classes=num_classes,
-        optimizer={"name": "sgd", "lr": 0.01},
+        head={"kind": "arcface", "margin": 0.5, "s": 64.0},
+        optimizer={"name": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4},
         scheduler={"name": "none"},
     )
     batches = make_batches(args.steps + args.warmup, args.batch, tuple(args.img_size), num_classes)

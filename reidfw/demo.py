@@ -34,7 +34,7 @@ def _train(name: str, overrides: list[str]) -> dict:
 def main() -> None:
     t0 = time.time()
     py = sys.executable
-    _run([py, "-m", "reidfw.data.synthetic", "demo-data"])
+    _run([py, "-m", "reidfw.synthetic", "demo-data"])
     arcface = _train("arcface", ["experiment=demo", "loss=arcface", "margin=0.5"])
     moco = _train("moco", ["experiment=demo_moco"])
     _run(

@@ -1,1 +1,1 @@
-"""Data: on-disk formats, the synthetic renderer, transforms, data sets and samplers."""
+"""Data: on-disk formats, torch data sets and samplers, and training augmentation."""

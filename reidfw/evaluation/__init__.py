@@ -6,8 +6,7 @@ heatmap.py       annotated heatmaps (the paper's Fig 6-11), side by side on a sh
 retrieval.py     Market-1501 mAP / CMC / mINP, faiss with a numpy reference
 verification.py  ROC / precision-recall, TAR@FAR, precision@recall
 pipeline.py      one model through all of it (files under out_dir), and a comparison of several
-mlflow_report.py one MLflow run per (checkpoint, study)
-command.py       what ``python evaluate.py`` does
+command.py       what ``python evaluate.py`` does (its MLflow run: reidfw.mlflow_logging.evaluation_run)
 
 Submodules are imported on use, so ``import reidfw.evaluation`` stays light.
 """

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,14 @@ from typing import Any
 SYNTHETIC = "synthetic"
 
 
-def resolve_data_root(value: Any, kind: str, cache_dir: str) -> Path | None:
-    """``null`` -> skip, ``"synthetic"`` -> the generated demo set (built once, then cached), else a path."""
+def resolve_data_root(value: Any, kind: str, cache_dir: str, settings: dict) -> Path | None:
+    """``null`` -> skip, ``"synthetic"`` -> the generated set with ``settings`` (built once, then cached), else a path."""
     if value is None or str(value).lower() in ("null", "none", ""):
         return None
     if str(value) == SYNTHETIC:
-        from reidfw.data.synthetic.cache import DEMO_SETTINGS, ensure_dataset  # lazy: renders only when asked
+        from reidfw.synthetic.cache import ensure_dataset  # lazy: renders only when asked
 
-        return Path(ensure_dataset(kind, DEMO_SETTINGS[kind], cache_dir))
+        return Path(ensure_dataset(kind, settings, cache_dir))
     p = Path(str(value)).expanduser()
     if not p.exists():
         raise FileNotFoundError(
@@ -64,16 +63,13 @@ def unique_names(ckpts: list[str], specs: list[dict], given: list[str]) -> list[
     return names
 
 
-def _is_mlflow_ref(ckpt: str) -> bool:
-    return ckpt.startswith(("runs:/", "models:/")) or re.fullmatch(r"[0-9a-f]{32}", ckpt) is not None
-
-
 def run_evaluation(cfg) -> int:
     """The evaluate.py command; returns the process exit code."""
     from omegaconf import OmegaConf
 
-    from reidfw.models.checkpoints import load_embedding_model
-    from reidfw.models.errors import CheckpointError
+    from reidfw.checkpoints import CheckpointError, load_embedding_model
+    from reidfw.config_values import to_plain
+    from reidfw.mlflow_logging.runs import is_run_ref
 
     # Hydra's logging setup would otherwise print faiss' CPU-feature probing on every run.
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
@@ -82,11 +78,11 @@ def run_evaluation(cfg) -> int:
         print("error: ckpt= is empty; pass a checkpoint path (or a list ckpt=[a,b])", file=sys.stderr)
         return 2
     img_size = tuple(int(v) for v in cfg.img_size) if cfg.img_size is not None else None
-    if any(_is_mlflow_ref(c) for c in ckpts):
+    if any(is_run_ref(c) for c in ckpts):
         # The loader reads runs:/... from the current tracking store; point it at ours first.
         import mlflow
 
-        from reidfw.tracking.mlflow_store import resolve_tracking_uri
+        from reidfw.mlflow_logging.store import resolve_tracking_uri
 
         mlflow.set_tracking_uri(resolve_tracking_uri(cfg.mlflow.tracking_uri))
     archs = [None if a is None else str(a) for a in _as_list(cfg.arch)] or [None]
@@ -116,8 +112,9 @@ def run_evaluation(cfg) -> int:
         specs.append(spec)
     names = unique_names(ckpts, specs, [str(n) for n in _as_list(cfg.name)])
 
-    study_root = resolve_data_root(cfg.study, "study", cfg.cache_dir)
-    market_root = resolve_data_root(cfg.market, "market", cfg.cache_dir)
+    synthetic = to_plain(cfg.synthetic)
+    study_root = resolve_data_root(cfg.study, "study", cfg.cache_dir, synthetic["study"])
+    market_root = resolve_data_root(cfg.market, "market", cfg.cache_dir, synthetic["market"])
     if study_root is None and market_root is None:
         print("error: study=null and market=null leave nothing to evaluate", file=sys.stderr)
         return 2
@@ -140,8 +137,8 @@ def run_evaluation(cfg) -> int:
 
     run_ids = [None] * len(all_results)
     if cfg.mlflow.enabled:
-        from reidfw.evaluation.mlflow_report import log_evaluation
-        from reidfw.tracking.mlflow_store import resolve_tracking_uri
+        from reidfw.mlflow_logging.evaluation_run import log_evaluation
+        from reidfw.mlflow_logging.store import resolve_tracking_uri
 
         uri = resolve_tracking_uri(cfg.mlflow.tracking_uri)
         cfg_yaml = OmegaConf.to_yaml(cfg, resolve=True)

@@ -1,16 +1,14 @@
 """Images (path + optional box + optional mask) -> L2-normalised float32 embeddings.
 
-The preprocessing is the paper's: crop to the person box, letterbox into the
-model input keeping the aspect ratio, fill the rest with RGB (128, 128, 128).
-With ``mask_background=True`` (the paper's Fig 13 proposal) every non-person
-pixel is replaced by the same fill before the letterbox, so the network sees
-the person on a neutral gray, whatever the background was.
+The preprocessing is the model's input spec through :mod:`reidfw.model_input`: crop to the
+person box, letterbox keeping the aspect ratio into the spec's fill, normalise. With
+``mask_background=True`` (the paper's Fig 13 proposal) every non-person pixel is replaced
+by the fill first, so the network sees the person on a neutral gray whatever the background.
 
-Decoding, cropping and resizing run in DataLoader workers and hand over uint8
-tensors; the float conversion and normalisation happen on the device. uint8
-is a quarter of the bytes of float32 to copy, and the device does the
-arithmetic for free while the workers decode the next batch — that is what
-keeps the data path from being the bottleneck (see benchmarks/eval_throughput.py).
+Decoding, cropping and letterboxing (:func:`reidfw.model_input.prepare`) run in DataLoader
+workers and hand over uint8 tensors; :func:`reidfw.model_input.normalize` runs on the device.
+uint8 is a quarter of the bytes of float32 to copy, and the device does the arithmetic for
+free while the workers decode the next batch (see benchmarks/eval_throughput.py).
 """
 from __future__ import annotations
 
@@ -25,8 +23,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from reidfw.checkpoints.model_spec import input_spec_of, validate_model_spec
 from reidfw.data.formats.image_io import read_image, read_mask
-from reidfw.data.transforms.letterbox import PAPER_FILL, crop_box, letterbox
+from reidfw.model_input import InputSpec, Normalizer, prepare, to_chw_tensor
 
 
 @dataclass(frozen=True)
@@ -50,38 +49,15 @@ def as_crop_item(item: Any) -> CropItem:
     raise TypeError(f"cannot embed {item!r}: pass a path, a CropItem, or an object with a .path attribute")
 
 
-def spec_input_size(spec: dict) -> tuple[int, int]:
-    """(height, width) of the model input from a model spec."""
-    try:
-        h, w = spec["backbone"]["img_size"]
-    except (KeyError, TypeError, ValueError) as e:
-        raise ValueError(
-            f"model spec has no backbone.img_size [H, W] ({e!r}); pass img_size= to load_embedding_model "
-            f"or add it to the exported model JSON"
-        ) from None
-    return int(h), int(w)
-
-
-def spec_normalization(spec: dict) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """(mean, std) for RGB in [0, 1]; the reidfw default (ImageNet) when the spec does not say."""
-    norm = (spec or {}).get("normalization") or {}
-    if "mean" in norm and "std" in norm:
-        return tuple(float(v) for v in norm["mean"]), tuple(float(v) for v in norm["std"])
-    from reidfw.data.transforms.normalize import MEAN, STD  # lazy: written by the data engineer
-
-    return tuple(MEAN), tuple(STD)
-
-
 class CropDataset(Dataset):
-    """Decode, crop, (mask) and letterbox one image; returns a uint8 (3, H, W) tensor.
+    """Decode, (mask), crop and letterbox one image; returns a uint8 (3, H, W) tensor.
 
     Runs in DataLoader workers, so it must stay picklable (plain fields only).
     """
 
-    def __init__(self, items: Sequence[CropItem], size: tuple[int, int], fill=PAPER_FILL, mask_background: bool = False):
+    def __init__(self, items: Sequence[CropItem], spec: InputSpec, mask_background: bool = False):
         self.items = list(items)
-        self.size = (int(size[0]), int(size[1]))
-        self.fill = tuple(int(v) for v in fill)
+        self.spec = spec
         self.mask_background = mask_background
         if mask_background:
             missing = [str(it.path) for it in self.items if it.mask is None]
@@ -96,18 +72,12 @@ class CropDataset(Dataset):
 
     def __getitem__(self, i: int) -> torch.Tensor:
         it = self.items[i]
-        img = read_image(it.path)
-        if self.mask_background:
-            mask = read_mask(it.mask)
-            if mask.shape != img.shape[:2]:
-                raise ValueError(
-                    f"mask {it.mask} is {mask.shape[1]}x{mask.shape[0]} but image {it.path} is "
-                    f"{img.shape[1]}x{img.shape[0]}; a mask must cover its image pixel for pixel"
-                )
-            img = img.copy()
-            img[~mask] = self.fill
-        img = letterbox(crop_box(img, it.box), self.size, fill=self.fill)
-        return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        image = read_image(it.path)
+        mask = read_mask(it.mask) if self.mask_background else None
+        try:
+            return to_chw_tensor(prepare(image, self.spec, it.box, mask))
+        except ValueError as e:
+            raise ValueError(f"{it.path}: {e}") from None
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -151,27 +121,21 @@ class Embedder:
         num_workers: int | None = None,
         channels_last: bool = False,
         amp: bool = False,
-        fill=PAPER_FILL,
     ):
         self.device = resolve_device(device)
-        self.size = spec_input_size(spec)
-        mean, std = spec_normalization(spec)
-        # Folding /255 into the affine map: x = u8 * scale + shift, one fused op on the device.
-        std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
-        mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-        self._scale = (1.0 / (255.0 * std_t)).to(self.device)
-        self._shift = (-mean_t / std_t).to(self.device)
+        self.input_spec = input_spec_of(validate_model_spec(spec, source="the model spec given to Embedder"))
+        self.size = self.input_spec.size
+        self._normalize = Normalizer(self.input_spec)
         self.batch_size = int(batch_size)
         self.num_workers = default_num_workers(self.device) if num_workers is None else int(num_workers)
         self.channels_last = channels_last
         self.amp = amp
-        self.fill = fill
         self.model = model.to(self.device).eval()
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
 
     def loader(self, items: Iterable[Any], mask_background: bool = False) -> DataLoader:
-        ds = CropDataset([as_crop_item(i) for i in items], self.size, self.fill, mask_background)
+        ds = CropDataset([as_crop_item(i) for i in items], self.input_spec, mask_background)
         return DataLoader(
             ds,
             batch_size=self.batch_size,
@@ -184,7 +148,7 @@ class Embedder:
     @torch.inference_mode()
     def forward_batch(self, batch_u8: torch.Tensor) -> torch.Tensor:
         """uint8 (B, 3, H, W) on any device -> L2-normalised float32 (B, D) on the device."""
-        x = batch_u8.to(self.device, non_blocking=True).float().mul_(self._scale).add_(self._shift)
+        x = self._normalize(batch_u8.to(self.device, non_blocking=True))
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):

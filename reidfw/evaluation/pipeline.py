@@ -3,7 +3,7 @@
 ``evaluate_model`` writes everything under ``out_dir`` and returns a results
 dict; ``compare_models`` puts several models side by side (one shared colour
 scale per factor, ROC/PR overlays, a metrics table). Logging to MLflow is a
-separate step (:mod:`reidfw.evaluation.mlflow_report`) so this module runs
+separate step (:mod:`reidfw.mlflow_logging.evaluation_run`) so this module runs
 without a tracking store.
 
 Layout of ``out_dir``::

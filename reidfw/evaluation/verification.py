@@ -188,11 +188,7 @@ def plot_roc(curves: Sequence[tuple[str, dict]], path: str | Path) -> Path:
         ax.axvline(f, color="gray", lw=0.6, ls=":")
     ax.set_xscale("log")
     ax.set_xlim(1e-5, 1)
-    ax.set_ylim(0, 1.01)
-    ax.set_xlabel("false accept rate (FAR)")
-    ax.set_ylabel("true accept rate (TAR)")
-    ax.set_title("Verification ROC")
-    ax.legend(fontsize=8, loc="lower right")
+    _label(ax, "false accept rate (FAR)", "true accept rate (TAR)", "Verification ROC", "lower right")
     return save_figure(fig, path)
 
 
@@ -207,9 +203,13 @@ def plot_pr(curves: Sequence[tuple[str, dict]], path: str | Path) -> Path:
     for r in RECALLS:
         ax.axvline(r, color="gray", lw=0.6, ls=":")
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_title("Verification precision-recall")
-    ax.legend(fontsize=8, loc="lower left")
+    _label(ax, "recall", "precision", "Verification precision-recall", "lower left")
     return save_figure(fig, path)
+
+
+def _label(ax, xlabel: str, ylabel: str, title: str, legend_loc: str) -> None:
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc=legend_loc)

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 
 def info_nce(
-    q: torch.Tensor, k_pos: torch.Tensor, queue: torch.Tensor, tau: float = 0.07
+    q: torch.Tensor, k_pos: torch.Tensor, queue: torch.Tensor, tau: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """InfoNCE with the positive at column 0.
 
@@ -28,7 +28,7 @@ def info_nce(
             f"{tuple(k_pos.shape)}, {tuple(queue.shape)}. The queue's dim must equal the projection dim."
         )
     if tau <= 0:
-        raise ValueError(f"temperature tau must be > 0, got {tau} (MoCo v2 / LUPerson use 0.07).")
+        raise ValueError(f"temperature tau must be > 0, got {tau} (the recipe: conf/loss/moco.yaml).")
     k_pos, queue = k_pos.detach(), queue.detach()
     l_pos = (q * k_pos.to(q.dtype)).sum(dim=1, keepdim=True)  # (B, 1)
     l_neg = q @ queue.to(q.dtype).t()  # (B, K)

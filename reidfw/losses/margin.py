@@ -50,9 +50,9 @@ class CombinedMarginHead(nn.Module):
         self,
         embed_dim: int,
         num_classes: int,
-        s: float = 64.0,
+        s: float,
         m1: float = 1.0,
-        m2: float = 0.5,
+        m2: float = 0.0,
         m3: float = 0.0,
         easy_margin: bool = False,
     ):
@@ -120,20 +120,16 @@ class CombinedMarginHead(nn.Module):
         return MarginOutput(loss, logits, cos.detach())
 
 
-# kind -> (which margin the single `margin` number sets, its default)
-PRESETS = {
-    "arcface": ("m2", 0.5),  # ArcFace paper / insightface default
-    "cosface": ("m3", 0.4),  # insightface arcface_torch's CosFace config (the CosFace paper used 0.35)
-    "sphereface": ("m1", 1.35),  # insightface's SphereFace-in-combined-margin setting
-}
+# kind -> which margin the single `margin` number sets (its value is the recipe's: conf/loss/<kind>.yaml)
+PRESETS = {"arcface": "m2", "cosface": "m3", "sphereface": "m1"}
 
 
 def margin_head(
     kind: str,
     embed_dim: int,
     num_classes: int,
+    s: float,
     margin: float | None = None,
-    s: float = 64.0,
     easy_margin: bool = False,
     m1: float | None = None,
     m2: float | None = None,
@@ -153,6 +149,7 @@ def margin_head(
         raise ValueError(f"unknown margin head kind {kind!r}; choices: {sorted(PRESETS) + ['combined']}.")
     if any(v is not None for v in (m1, m2, m3)):
         raise ValueError(f"kind={kind!r} sets its margin from `margin`; pass m1/m2/m3 only with kind='combined'.")
-    which, default = PRESETS[kind]
-    margins = {"m1": 1.0, "m2": 0.0, "m3": 0.0, which: default if margin is None else float(margin)}
+    if margin is None:
+        raise ValueError(f"kind={kind!r} needs margin= (ArcFace's recipe uses 0.5; see conf/loss/{kind}.yaml).")
+    margins = {"m1": 1.0, "m2": 0.0, "m3": 0.0, PRESETS[kind]: float(margin)}
     return CombinedMarginHead(embed_dim, num_classes, s=s, easy_margin=easy_margin, **margins)

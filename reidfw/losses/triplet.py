@@ -30,15 +30,18 @@ def pairwise_euclidean(x: torch.Tensor) -> torch.Tensor:
 def batch_hard_triplet_loss(
     embeddings: torch.Tensor,
     labels: torch.Tensor,
-    margin: float = 0.3,
+    margin: float | None,
     soft_margin: bool = False,
     normalize: bool = False,
 ) -> TripletOutput:
     """Batch-hard triplet loss over (B, D) ``embeddings`` with (B,) identity ``labels``.
 
     Anchors without a positive or a negative in the batch are left out. ``normalize``
-    L2-normalises the embeddings first (distances then lie in [0, 2]).
+    L2-normalises the embeddings first (distances then lie in [0, 2]). ``margin`` is not used
+    (and may be None) with ``soft_margin``.
     """
+    if not soft_margin and margin is None:
+        raise ValueError("the hard-margin triplet loss needs margin= (the recipe: conf/loss/triplet.yaml)")
     if embeddings.ndim != 2 or labels.shape != embeddings.shape[:1]:
         raise ValueError(f"expected embeddings (B, D) and labels (B,), got {tuple(embeddings.shape)}, {tuple(labels.shape)}.")
     x = F.normalize(embeddings.float(), dim=1) if normalize else embeddings.float()
@@ -65,11 +68,12 @@ def batch_hard_triplet_loss(
 class BatchHardTripletLoss(nn.Module):
     """Module form of :func:`batch_hard_triplet_loss`."""
 
-    def __init__(self, margin: float = 0.3, soft_margin: bool = False, normalize: bool = False):
+    def __init__(self, margin: float | None, soft_margin: bool = False, normalize: bool = False):
         super().__init__()
-        if margin < 0:
-            raise ValueError(f"triplet margin must be >= 0, got {margin} (0.3 is the usual Re-ID value).")
-        self.margin, self.soft_margin, self.normalize = float(margin), bool(soft_margin), bool(normalize)
+        if not soft_margin and (margin is None or margin < 0):
+            raise ValueError(f"the hard-margin triplet loss needs margin >= 0, got {margin} (the recipe: conf/loss/triplet.yaml).")
+        self.margin = None if margin is None else float(margin)
+        self.soft_margin, self.normalize = bool(soft_margin), bool(normalize)
 
     def extra_repr(self) -> str:
         return f"margin={self.margin}, soft_margin={self.soft_margin}, normalize={self.normalize}"

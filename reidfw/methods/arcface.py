@@ -13,26 +13,22 @@ import torch
 from reidfw.losses.margin import PRESETS, margin_head
 from reidfw.methods.base import ReIDMethod
 
-DEFAULT_HEAD = {"kind": "arcface", "margin": None, "s": 64.0}
-
-
 class ArcFaceMethod(ReIDMethod):
     """``head = {kind: arcface|cosface|sphereface|combined, margin, s, easy_margin, m1, m2, m3}``
     (see ``reidfw.losses.margin.margin_head``); ``num_classes`` = training identities."""
 
     method_name = "arcface"
-    # insightface's arcface_torch recipe: SGD 0.1, momentum 0.9, weight decay 5e-4.
-    default_optimizer = {"name": "sgd", "lr": 0.1, "weight_decay": 5e-4, "momentum": 0.9}
 
     def __init__(
         self,
         backbone: Any,
         num_classes: int,
-        head: dict | None = None,
-        optimizer: dict | None = None,
+        head: dict,
+        optimizer: dict,
+        input: dict | None = None,
         scheduler: dict | None = None,
     ):
-        super().__init__(backbone, optimizer, scheduler)
+        super().__init__(backbone, optimizer, input, scheduler)
         self.head = margin_head(embed_dim=self.embed_dim, num_classes=num_classes, **self.hparams.head)
 
     def complete_hparams(self, hp: dict[str, Any]) -> dict[str, Any]:
@@ -42,13 +38,15 @@ class ArcFaceMethod(ReIDMethod):
                 f"num_classes must be an int >= 2 (the number of training identities), got {num_classes!r}; "
                 "it comes from the datamodule."
             )
-        head = {**DEFAULT_HEAD, **(hp.get("head") or {})}
-        kind = str(head["kind"]).lower()
-        if head.get("margin") is None and kind in PRESETS:
-            head["margin"] = PRESETS[kind][1]  # record the preset's margin, so margin sweeps are explicit
-        if kind == "combined":
-            head.pop("margin", None)  # combined takes m1/m2/m3
-        hp["head"] = head
+        head = dict(hp.get("head") or {})
+        kind = str(head.get("kind", "")).lower()
+        if kind not in (*PRESETS, "combined"):
+            raise ValueError(f"head.kind must be one of {[*PRESETS, 'combined']}, got {head.get('kind')!r}.")
+        if kind in PRESETS and head.get("margin") is None:
+            raise ValueError(f"head.margin is required for kind={kind!r} (the recipe in conf/loss/{kind}.yaml sets it).")
+        if "s" not in head:
+            raise ValueError("head.s (the logit scale) is required (the recipe in conf/loss/ sets it).")
+        hp["head"] = {**head, "kind": kind}
         return hp
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

@@ -10,13 +10,16 @@
   are embedded over the epoch, gathered from all ranks, and scored with
   ``reidfw.evaluation.retrieval.evaluate_retrieval`` -> ``val/mAP``, ``val/rank1``, ...
 
-Subclasses set ``method_name`` and ``default_optimizer`` and implement ``training_step``.
+Subclasses set ``method_name`` and implement ``training_step``. A method's recipe (optimizer,
+learning rate, weight decay, schedule, clipping, its own hyper-parameters) is written once, in
+``conf/loss/<method>.yaml``; the classes take it as arguments and hold no competing defaults.
 """
 from __future__ import annotations
 
 import logging
 import math
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,55 +28,33 @@ import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
+from reidfw.config_values import to_plain
 from reidfw.methods import distributed as D
-from reidfw.models import build_backbone
+from reidfw.model_input import InputSpec
+from reidfw.models import build_backbone, default_input_spec
 
 log = logging.getLogger(__name__)
 
 OPTIMIZER_KEYS = {"name", "lr", "weight_decay", "momentum", "nesterov", "betas"}
-SCHEDULER_DEFAULTS: dict[str, Any] = {"name": "cosine", "warmup_epochs": 0.0, "min_lr_ratio": 0.0, "milestones": [], "gamma": 0.1}
-DEFAULT_IMG_SIZE = [384, 128]  # the paper's input, H x W
-
-
-def to_plain(value: Any) -> Any:
-    """OmegaConf containers / tuples / numpy scalars -> dict, list, int, float, str, bool, None."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(value, (DictConfig, ListConfig)):
-            value = OmegaConf.to_container(value, resolve=True)
-    except ImportError:  # omegaconf is a dependency, but the methods do not need it otherwise
-        pass
-    if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_plain(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
-        return value.item()
-    raise TypeError(
-        f"hyper-parameter value {value!r} of type {type(value).__name__} is not a plain Python type; "
-        "pass numbers, strings, lists and dicts so checkpoints load with weights_only=True."
-    )
+OPTIMIZER_REQUIRED = {"sgd": {"lr", "weight_decay", "momentum"}, "adamw": {"lr", "weight_decay"}}
+# Keys a schedule may leave out (they only matter for some schedules); the schedule itself is the recipe's.
+SCHEDULER_DEFAULTS: dict[str, Any] = {"name": "none", "warmup_epochs": 0.0, "min_lr_ratio": 0.0, "milestones": [], "gamma": 0.1}
 
 
 def backbone_spec(backbone: Any) -> dict[str, Any]:
-    """Normalise ``backbone`` (a name or ``{"name", "img_size", "kwargs"}``) to the full dict."""
+    """Normalise ``backbone`` (a name or ``{"name", "kwargs"}``) to the full dict."""
     backbone = to_plain(backbone)
     if isinstance(backbone, str):
         backbone = {"name": backbone}
     if not isinstance(backbone, dict) or "name" not in backbone:
-        raise ValueError(f"backbone must be a name or a dict {{name, img_size, kwargs}}, got {backbone!r}.")
-    unknown = set(backbone) - {"name", "img_size", "kwargs"}
+        raise ValueError(f"backbone must be a name or a dict {{name, kwargs}}, got {backbone!r}.")
+    unknown = set(backbone) - {"name", "kwargs"}
     if unknown:
         raise ValueError(
-            f"unknown backbone keys {sorted(unknown)}; put backbone constructor arguments under backbone.kwargs."
+            f"unknown backbone keys {sorted(unknown)}; put constructor arguments under backbone.kwargs "
+            "and the input size in input.size."
         )
-    img_size = backbone.get("img_size") or DEFAULT_IMG_SIZE
-    if len(img_size) != 2:
-        raise ValueError(f"backbone.img_size must be [H, W], got {img_size!r}.")
-    return {"name": backbone["name"], "img_size": [int(v) for v in img_size], "kwargs": dict(backbone.get("kwargs") or {})}
+    return {"name": backbone["name"], "kwargs": dict(backbone.get("kwargs") or {})}
 
 
 def lr_factor(step: int, total_steps: int, warmup_steps: int, sched: dict[str, Any], steps_per_epoch: float) -> float:
@@ -94,14 +75,15 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, sched: dict[str, A
 
 
 class ReIDMethod(pl.LightningModule):
-    """Shared base. ``optimizer = {name: sgd|adamw, lr, weight_decay, momentum}`` (missing keys
-    take the method's defaults); ``scheduler = {name: cosine|step|none, warmup_epochs,
-    min_lr_ratio, milestones (epochs, for step), gamma}``, applied every optimizer step."""
+    """Shared base. ``backbone = {name, kwargs}``; ``input`` = the model's InputSpec (dict), whose
+    size the backbone is built for (default: the backbone's own spec at the paper's 384x128);
+    ``optimizer = {name: sgd|adamw, lr, weight_decay, momentum (sgd)}``; ``scheduler = {name:
+    cosine|step|none, warmup_epochs, min_lr_ratio, milestones (epochs, for step), gamma}``, applied
+    every optimizer step (None = constant learning rate)."""
 
     method_name: str = ""
-    default_optimizer: dict[str, Any] = {"name": "sgd", "lr": 0.1, "weight_decay": 5e-4, "momentum": 0.9}
 
-    def __init__(self, backbone: Any, optimizer: dict | None = None, scheduler: dict | None = None):
+    def __init__(self, backbone: Any, optimizer: dict, input: dict | None = None, scheduler: dict | None = None):
         super().__init__()
         if not self.method_name:
             raise TypeError(f"{type(self).__name__} must set the class attribute method_name.")
@@ -109,13 +91,15 @@ class ReIDMethod(pl.LightningModule):
         self.save_hyperparameters()
         hp = to_plain(dict(self.hparams))
         hp["backbone"] = backbone_spec(backbone)
+        hp["input"] = self._input_config(hp["backbone"]["name"], hp.get("input"))
         hp["optimizer"] = self._optimizer_config(optimizer)
         hp["scheduler"] = self._scheduler_config(scheduler)
         hp["method"] = self.method_name
         # logger=False: train.py logs the whole resolved config itself (one naming scheme in MLflow).
         self.save_hyperparameters(self.complete_hparams(hp), logger=False)
         spec = self.hparams.backbone
-        self.backbone = build_backbone(spec["name"], img_size=tuple(spec["img_size"]), **spec["kwargs"])
+        self.input_spec = InputSpec.from_dict(self.hparams.input)
+        self.backbone = build_backbone(spec["name"], img_size=self.input_spec.size, **spec["kwargs"])
         self.embed_dim = int(self.backbone.embed_dim)
         self._val_outputs: list[dict[str, torch.Tensor]] = []
 
@@ -125,15 +109,28 @@ class ReIDMethod(pl.LightningModule):
         checkpoint records what actually ran. Returns the (plain-typed) dict to save."""
         return hp
 
+    @staticmethod
+    def _input_config(backbone_name: str, given: Any) -> dict[str, Any]:
+        """The input spec: what is given wins over the backbone's own spec (at the paper's size)."""
+        given = dict(to_plain(given) or {})
+        unknown = set(given) - set(InputSpec.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown input keys {sorted(unknown)}; known: {sorted(InputSpec.__dataclass_fields__)}.")
+        default = default_input_spec(backbone_name, given.get("size") or InputSpec().size)
+        return replace(default, **given).to_dict()
+
     def _optimizer_config(self, optimizer: Any) -> dict[str, Any]:
-        cfg = dict(self.default_optimizer)
-        user = to_plain(optimizer) or {}
-        unknown = set(user) - OPTIMIZER_KEYS
+        cfg = to_plain(optimizer) or {}
+        unknown = set(cfg) - OPTIMIZER_KEYS
         if unknown:
             raise ValueError(f"unknown optimizer keys {sorted(unknown)}; allowed: {sorted(OPTIMIZER_KEYS)}.")
-        cfg.update(user)
-        if cfg["name"] not in ("sgd", "adamw"):
-            raise ValueError(f"unknown optimizer {cfg['name']!r}; choices: sgd, adamw.")
+        if cfg.get("name") not in OPTIMIZER_REQUIRED:
+            raise ValueError(f"unknown optimizer {cfg.get('name')!r}; choices: {sorted(OPTIMIZER_REQUIRED)}.")
+        missing = OPTIMIZER_REQUIRED[cfg["name"]] - set(cfg)
+        if missing:
+            raise ValueError(f"optimizer {cfg['name']} needs {sorted(missing)} (the method's recipe in conf/loss/ sets them).")
+        if not float(cfg["lr"]) > 0 or float(cfg["weight_decay"]) < 0:
+            raise ValueError(f"optimizer lr must be > 0 and weight_decay >= 0, got lr={cfg['lr']}, weight_decay={cfg['weight_decay']}.")
         return cfg
 
     def _scheduler_config(self, scheduler: Any) -> dict[str, Any]:
@@ -158,7 +155,7 @@ class ReIDMethod(pl.LightningModule):
         params = self.trainable_parameters()
         if o["name"] == "sgd":
             opt = torch.optim.SGD(
-                params, lr=o["lr"], momentum=o.get("momentum", 0.9), weight_decay=o["weight_decay"],
+                params, lr=o["lr"], momentum=o["momentum"], weight_decay=o["weight_decay"],
                 nesterov=bool(o.get("nesterov", False)),
             )
         else:  # momentum does not apply to AdamW and is ignored, so one config can switch optimizers

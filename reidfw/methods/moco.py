@@ -53,23 +53,22 @@ def projection_head(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
 
 class MoCoMethod(ReIDMethod):
     method_name = "moco"
-    # MoCo v2's ImageNet recipe: SGD 0.03 (batch 256), momentum 0.9, weight decay 1e-4.
-    default_optimizer = {"name": "sgd", "lr": 0.03, "weight_decay": 1e-4, "momentum": 0.9}
 
     def __init__(
         self,
         backbone: Any,
-        proj_dim: int = 128,
-        proj_hidden: int = 2048,
-        queue_size: int = 65536,
-        momentum: float = 0.999,
-        temperature: float = 0.07,
+        proj_dim: int,
+        proj_hidden: int,
+        queue_size: int,
+        momentum: float,
+        temperature: float,
+        optimizer: dict,
         shuffle_bn: bool = True,
-        split_bn_groups: int = 8,
-        optimizer: dict | None = None,
+        split_bn_groups: int = 1,
+        input: dict | None = None,
         scheduler: dict | None = None,
     ):
-        super().__init__(backbone, optimizer, scheduler)
+        super().__init__(backbone, optimizer, input, scheduler)
         self.head_q = projection_head(self.embed_dim, proj_hidden, proj_dim)
         self.backbone_k = copy.deepcopy(self.backbone)
         self.head_k = copy.deepcopy(self.head_q)
@@ -85,9 +84,9 @@ class MoCoMethod(ReIDMethod):
 
     def complete_hparams(self, hp: dict[str, Any]) -> dict[str, Any]:
         if not 0.0 <= hp["momentum"] < 1.0:
-            raise ValueError(f"momentum must lie in [0, 1), got {hp['momentum']} (MoCo uses 0.999).")
+            raise ValueError(f"momentum must lie in [0, 1), got {hp['momentum']} (the recipe: conf/loss/moco.yaml).")
         if hp["temperature"] <= 0:
-            raise ValueError(f"temperature must be > 0, got {hp['temperature']} (MoCo v2 / LUPerson use 0.07).")
+            raise ValueError(f"temperature must be > 0, got {hp['temperature']} (the recipe: conf/loss/moco.yaml).")
         if hp["queue_size"] < 1 or hp["proj_dim"] < 1 or hp["proj_hidden"] < 1:
             raise ValueError("queue_size, proj_dim and proj_hidden must be positive integers.")
         if hp["split_bn_groups"] < 1:

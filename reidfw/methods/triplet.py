@@ -15,19 +15,18 @@ from reidfw.methods.base import ReIDMethod
 
 class TripletMethod(ReIDMethod):
     method_name = "triplet"
-    # Bag-of-Tricks Re-ID baseline: Adam(W) 3.5e-4, weight decay 5e-4.
-    default_optimizer = {"name": "adamw", "lr": 3.5e-4, "weight_decay": 5e-4, "momentum": 0.9}
 
     def __init__(
         self,
         backbone: Any,
-        margin: float = 0.3,
+        margin: float,
+        optimizer: dict,
         soft_margin: bool = False,
         normalize: bool = False,
-        optimizer: dict | None = None,
+        input: dict | None = None,
         scheduler: dict | None = None,
     ):
-        super().__init__(backbone, optimizer, scheduler)
+        super().__init__(backbone, optimizer, input, scheduler)
         self.loss_fn = BatchHardTripletLoss(margin=margin, soft_margin=soft_margin, normalize=normalize)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

@@ -1,21 +1,8 @@
-"""Backbones. Importing this package registers reidfw's families with timm.
-
-Also here: the model spec and export format (``export_model``, ``load_exported_model``) and
-``load_embedding_model``, which turns any checkpoint kind into (backbone, spec).
-"""
+"""Backbones only: insightface's iresnet, the torchvision-layout Re-ID ResNet, and the registry
+that builds them (and any timm model) by name. Importing this package registers reidfw's
+families with timm. Weights in and out of files live in ``reidfw.checkpoints``."""
 from reidfw.models import iresnet as _iresnet  # noqa: F401  (registers iresnet18/34/50/100)
 from reidfw.models import reid_resnet as _reid_resnet  # noqa: F401  (registers reid_resnet18/34/50/101)
-from reidfw.models.backbone import build_backbone
-from reidfw.models.checkpoints import load_embedding_model
-from reidfw.models.errors import CheckpointError
-from reidfw.models.export import export_model, load_exported_model
-from reidfw.models.spec import make_model_spec
+from reidfw.models.registry import build_backbone, default_input_spec
 
-__all__ = [
-    "build_backbone",
-    "load_embedding_model",
-    "CheckpointError",
-    "export_model",
-    "load_exported_model",
-    "make_model_spec",
-]
+__all__ = ["build_backbone", "default_input_spec"]

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
-from reidfw.models.timm_entrypoint import register_family, reid_pretrained_cfg
+from reidfw.model_input import InputSpec
+from reidfw.models.registry import register_family, timm_data_config
 
 # Blocks per stage, exactly insightface's (the paper's Table 1 prints 13 for iresnet50's
 # third stage; insightface's iresnet50 -- the one the paper trained -- has 14).
@@ -137,8 +138,8 @@ class IResNet(nn.Module):
         self._init_weights(zero_init_residual)
 
         # timm reads these (resolve_data_config, feature extraction); the spec in
-        # reidfw.models.export is what records the normalisation of a trained model.
-        self.pretrained_cfg = self.default_cfg = reid_pretrained_cfg(self.img_size)
+        # reidfw.checkpoints.export is what records the normalisation of a trained model.
+        self.pretrained_cfg = self.default_cfg = timm_data_config(InputSpec(size=self.img_size))
         self.feature_info = [
             {"num_chs": STAGE_WIDTHS[0], "reduction": 1, "module": "prelu"},
             *({"num_chs": c, "reduction": 2 ** (i + 1), "module": f"layer{i + 1}"} for i, c in enumerate(STAGE_WIDTHS)),

@@ -2,7 +2,7 @@
 
 Built on timm's ``ResNet``, whose parameter names are torchvision's (``conv1``, ``bn1``,
 ``layer1..4``, ``downsample.0/1``), so LUPerson's published MoCo v2 ResNet50 weights load
-after stripping their ``module.encoder_q.`` prefix (see ``reidfw.models.checkpoints``).
+after stripping their ``module.encoder_q.`` prefix (see ``reidfw.checkpoints.load``).
 
 Re-ID changes two things (Table 1, MoCo column):
 - ``last_stride=1``: the first block of stage 4 keeps the resolution, so at 384x128 the last
@@ -19,7 +19,8 @@ import torch
 import torch.nn as nn
 from timm.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from reidfw.models.timm_entrypoint import register_family, reid_pretrained_cfg
+from reidfw.model_input import InputSpec
+from reidfw.models.registry import register_family, timm_data_config
 
 # (block, blocks per stage): torchvision's definitions.
 REID_RESNET_LAYERS: dict[str, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
@@ -55,7 +56,7 @@ class ReidResNet(ResNet):
         # Kept for the model spec only: a GAP network takes any input size.
         self.img_size = tuple(int(s) for s in img_size)
         self.embed_dim = self.num_features
-        self.pretrained_cfg = self.default_cfg = reid_pretrained_cfg(self.img_size)
+        self.pretrained_cfg = self.default_cfg = timm_data_config(InputSpec(size=self.img_size))
 
     # forward_features is timm's: stem, maxpool, layer1..4 -> (B, C, h, w).
 

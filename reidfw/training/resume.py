@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from reidfw.tracking.lightning_logger import CHECKPOINT_KEY
+from reidfw.checkpoints.lightning_ckpt import run_id_of
 
 
 class ResumeError(ValueError):
@@ -40,4 +40,4 @@ def check_resume_checkpoint(path: str | Path, method: str) -> str | None:
             f"ckpt_path={path} is a {found!r} checkpoint but this run trains {method!r}; "
             f"resume with the same loss it was trained with (loss={found} or its experiment preset)."
         )
-    return (ckpt.get(CHECKPOINT_KEY) or {}).get("mlflow_run_id")
+    return run_id_of(ckpt)

@@ -19,11 +19,10 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 
-from reidfw.tracking.lightning_logger import (
-    RunIdInCheckpoint,
-    flatten_config,
-    make_mlflow_logger,
-)
+from reidfw.config_values import to_plain
+from reidfw.mlflow_logging.lightning import RunIdInCheckpoint, flatten_config, make_mlflow_logger
+from reidfw.model_input import InputSpec, resolve_input_spec
+from reidfw.models import default_input_spec
 from reidfw.training.resume import check_resume_checkpoint
 
 log = logging.getLogger(__name__)
@@ -46,27 +45,44 @@ class TrainResult:
     output_dir: str
 
 
-def build_datamodule(cfg: DictConfig):
-    return hydra.utils.instantiate(
-        cfg.data, img_size=tuple(cfg.img_size), synthetic_cache_dir=cfg.cache_dir, seed=cfg.seed, _recursive_=False
-    )
+def input_spec_from_config(cfg: DictConfig) -> InputSpec:
+    """The model input: ``img_size`` and ``input.*`` where given, else the backbone's own spec."""
+    given = to_plain(cfg.input)
+    return resolve_input_spec(size=cfg.img_size, **given, default=default_input_spec(cfg.model.name, cfg.img_size))
 
 
-def build_method_from_config(cfg: DictConfig, num_classes: int | None):
+def data_roots(data: dict, cache_dir: str) -> dict[str, str | None]:
+    """``train_root`` / ``val_root``: the configured folder, or else the embedded synthetic set of
+    the config's ``{kind, settings}`` spec (rendered once into ``cache_dir``, then reused)."""
+    from reidfw.synthetic.cache import ensure_dataset  # imported on use: the renderer is not needed for folders
+
+    roots = {}
+    for role in ("train", "val"):
+        root, synthetic = data.get(f"{role}_root"), data.get(f"{role}_synthetic")
+        if root is None and synthetic is not None:
+            root = str(ensure_dataset(synthetic["kind"], dict(synthetic.get("settings") or {}), cache_dir))
+        roots[f"{role}_root"] = root
+    return roots
+
+
+def build_datamodule(cfg: DictConfig, input_spec: InputSpec):
+    data = to_plain(cfg.data)
+    roots = data_roots(data, cfg.cache_dir)
+    data = {k: v for k, v in data.items() if k not in ("train_synthetic", "val_synthetic")}
+    return hydra.utils.instantiate({**data, **roots}, input_spec=input_spec.to_dict(), seed=cfg.seed, _recursive_=False)
+
+
+def build_method_from_config(cfg: DictConfig, input_spec: InputSpec, num_classes: int | None):
     from reidfw.methods import build_method
 
-    loss = OmegaConf.to_container(cfg.loss, resolve=True)
+    loss = to_plain(cfg.loss)
     name = loss.pop("method")
     loss.pop("backbone_family", None)
-    backbone = {
-        "name": cfg.model.name,
-        "img_size": list(cfg.img_size),
-        "kwargs": OmegaConf.to_container(cfg.model.kwargs, resolve=True),
-    }
     kwargs = dict(
-        backbone=backbone,
-        optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
-        scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
+        backbone={"name": cfg.model.name, "kwargs": to_plain(cfg.model.kwargs)},
+        input=input_spec.to_dict(),
+        optimizer=to_plain(cfg.optimizer),
+        scheduler=to_plain(cfg.scheduler),
         **loss,
     )
     if name == "arcface":
@@ -80,10 +96,11 @@ def train(cfg: DictConfig) -> TrainResult:
 
     # Before any data or model work: a wrong resume file should fail in a second, not after setup.
     resume_run = check_resume_checkpoint(cfg.ckpt_path, cfg.loss.method) if cfg.ckpt_path else None
-    datamodule = build_datamodule(cfg)
+    input_spec = input_spec_from_config(cfg)
+    datamodule = build_datamodule(cfg, input_spec)
     datamodule.prepare_data()
     datamodule.setup("fit")  # the ArcFace head needs the class count before the model is built
-    model = build_method_from_config(cfg, getattr(datamodule, "num_classes", None))
+    model = build_method_from_config(cfg, input_spec, getattr(datamodule, "num_classes", None))
 
     logger_cfg = cfg.logger
     mlf = make_mlflow_logger(
@@ -100,6 +117,8 @@ def train(cfg: DictConfig) -> TrainResult:
         # What the data turned out to hold, next to what was asked for.
         params["data.num_classes"] = str(getattr(datamodule, "num_classes", None))
         params["data.num_train_images"] = str(len(datamodule.train_set)) if datamodule.train_set is not None else "None"
+        # The input the model really gets (config nulls resolved to the backbone's own values).
+        params.update({f"input.{k}": str(v) for k, v in input_spec.to_dict().items()})
         mlf.log_hyperparams(params)
         mlf.experiment.log_text(run_id, OmegaConf.to_yaml(cfg, resolve=True), "config/train.yaml")
         mlf.experiment.set_tag(run_id, "reidfw.command", " ".join(shlex.quote(a) for a in sys.argv))
@@ -153,8 +172,7 @@ def train(cfg: DictConfig) -> TrainResult:
 
 def export_best(checkpoint_path: str, out_dir: Path, run_id: str) -> Path:
     """Export the embedding network of a checkpoint as safetensors + JSON."""
-    from reidfw.models.checkpoints import load_embedding_model
-    from reidfw.models.export import export_embedding_model
+    from reidfw.checkpoints import export_embedding_model, load_embedding_model
 
     model, spec = load_embedding_model(checkpoint_path)
     spec = {**spec, "train_run_id": run_id}

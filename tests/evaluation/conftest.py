@@ -4,6 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
+from reidfw.checkpoints import make_model_spec
+from reidfw.model_input import InputSpec
 import torch.nn as nn
 
 from reidfw.data.formats.image_io import write_image, write_mask
@@ -30,15 +33,10 @@ class TinyNet(nn.Module):
 
 
 def tiny_spec(name: str = "tiny") -> dict:
-    return {
-        "format": "reidfw-model/1",
-        "method": "arcface",
-        "backbone": {"name": name, "img_size": list(IMG_SIZE), "kwargs": {}},
-        "embed_dim": 8,
-        "normalization": {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
-        "embedding": "fc512",
-        "train_run_id": None,
-    }
+    return make_model_spec(
+        method="arcface", backbone={"name": name}, embed_dim=8, embedding="fc512",
+        input_spec=InputSpec(size=IMG_SIZE, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)),
+    )
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
 """evaluate.py: struct-mode config errors and a bad checkpoint reported without a traceback."""
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 
@@ -21,20 +21,16 @@ def test_unknown_key_is_rejected():
         _cfg(["ckpt=x", "bogus=1"])
 
 
-def test_bad_checkpoint_message_and_exit_code(monkeypatch, capsys, tmp_path):
+def test_bad_checkpoint_message_and_exit_code(capsys, tmp_path):
     from reidfw.evaluation.command import run_evaluation
-    from reidfw.models.errors import CheckpointError
 
-    def load_embedding_model(ckpt, arch=None, img_size=None, map_location="cpu"):
-        raise CheckpointError(ckpt, "a reidfw checkpoint", "an empty file", "re-export the model")
-
-    fake = types.ModuleType("reidfw.models.checkpoints")
-    fake.load_embedding_model = load_embedding_model
-    monkeypatch.setitem(sys.modules, "reidfw.models.checkpoints", fake)
-    cfg = _cfg(["ckpt=broken.ckpt", f"out_dir={tmp_path}", "study=null", "market=null"])
+    broken = tmp_path / "broken.ckpt"
+    broken.write_bytes(b"")  # a zero-byte file, as an interrupted copy leaves
+    cfg = _cfg([f"ckpt={broken}", f"out_dir={tmp_path / 'out'}", "study=null", "market=null"])
     assert run_evaluation(cfg) == 2
     err = capsys.readouterr().err
-    assert "broken.ckpt" in err and "re-export the model" in err and "Traceback" not in err
+    assert "broken.ckpt" in err and "re-download or re-save" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_command_line_rejects_unknown_key(tmp_path):
@@ -44,20 +40,23 @@ def test_command_line_rejects_unknown_key(tmp_path):
     assert "bogus" in p.stderr and "Traceback" not in p.stderr
 
 
-def test_two_checkpoints_end_to_end(monkeypatch, capsys, tmp_path, study_root, market_root, make_net, make_spec):
+def test_two_checkpoints_end_to_end(monkeypatch, capsys, tmp_path, study_root, market_root):
     from mlflow.tracking import MlflowClient
 
+    from reidfw.checkpoints import export_model
     from reidfw.evaluation.command import run_evaluation
+    from reidfw.model_input import InputSpec
+    from reidfw.models import build_backbone
 
-    def load_embedding_model(ckpt, arch=None, img_size=None, map_location="cpu"):
-        return make_net(dim=8 if "a" in ckpt else 5), make_spec()
-
-    fake = types.ModuleType("reidfw.models.checkpoints")
-    fake.load_embedding_model = load_embedding_model
-    monkeypatch.setitem(sys.modules, "reidfw.models.checkpoints", fake)
+    for i, run in enumerate(("run_a", "run_b")):
+        torch.manual_seed(i)
+        net = build_backbone("test_resnet", img_size=(32, 16))
+        export_model(net, tmp_path / run / "model", method="moco", backbone={"name": "test_resnet"},
+                     input_spec=InputSpec(size=(32, 16)))
     uri = f"sqlite:///{tmp_path / 'db' / 'mlflow.db'}"
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    cfg = _cfg(["ckpt=[run_a/model.ckpt,run_b/model.ckpt]", f"out_dir={tmp_path / 'out'}", f"cache_dir={tmp_path}",
+    a, b = tmp_path / "run_a" / "model", tmp_path / "run_b" / "model"
+    cfg = _cfg([f"ckpt=[{a},{b}]", f"out_dir={tmp_path / 'out'}", f"cache_dir={tmp_path}",
                 f"study={study_root}", f"market={market_root}", "num_workers=0", f"mlflow.tracking_uri={uri}"])
     with pytest.warns(UserWarning):
         assert run_evaluation(cfg) == 0

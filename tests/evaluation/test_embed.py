@@ -5,7 +5,7 @@ import torch.nn as nn
 
 from reidfw.data.formats.image_io import read_image, read_mask
 from reidfw.data.formats.study_manifest import read_manifest
-from reidfw.data.transforms.letterbox import PAPER_FILL, crop_box, letterbox
+from reidfw.model_input import PAPER_FILL, crop_box, letterbox
 from reidfw.evaluation.embed import CropItem, Embedder, embed_images
 
 
@@ -18,15 +18,15 @@ class Pixels(nn.Module):
 
 
 def _expected(img, box, spec):
-    x = letterbox(crop_box(img, box), tuple(spec["backbone"]["img_size"]), fill=PAPER_FILL).astype(np.float32) / 255.0
-    x = (x - np.array(spec["normalization"]["mean"])) / np.array(spec["normalization"]["std"])
+    x = letterbox(crop_box(img, box), tuple(spec["input"]["size"]), fill=PAPER_FILL).astype(np.float32) / 255.0
+    x = (x - np.array(spec["input"]["mean"])) / np.array(spec["input"]["std"])
     v = x.transpose(2, 0, 1).ravel()
     return v / np.linalg.norm(v)
 
 
 def test_crop_letterbox_normalise_exactly(study_root, make_spec):
     spec = make_spec()
-    H, W = spec["backbone"]["img_size"]
+    H, W = spec["input"]["size"]
     images = [i for c in read_manifest(study_root).factor("size").conditions for i in c.images]
     feats = embed_images(Pixels(), spec, images, num_workers=0, batch_size=2)
     assert feats.dtype == np.float32 and feats.shape == (5, 3 * H * W)
@@ -59,9 +59,11 @@ def test_workers_give_the_same_unit_features(study_root, tiny_model, make_spec):
     np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
 
 
-def test_spec_without_img_size_is_a_clear_error(tiny_model):
-    with pytest.raises(ValueError, match="img_size"):
-        Embedder(tiny_model, {"backbone": {}})
+def test_spec_without_input_is_a_clear_error(tiny_model, make_spec):
+    from reidfw.checkpoints import CheckpointError
+
+    with pytest.raises(CheckpointError, match="no input field"):
+        Embedder(tiny_model, {k: v for k, v in make_spec().items() if k != "input"})
 
 
 def test_forward_batch_handles_tuple_outputs(tiny_model, make_spec):
@@ -71,7 +73,7 @@ def test_forward_batch_handles_tuple_outputs(tiny_model, make_spec):
 
     spec = make_spec()
     e = Embedder(Pair(), spec, num_workers=0)
-    out = e.forward_batch(torch.zeros(2, 3, *spec["backbone"]["img_size"], dtype=torch.uint8))
+    out = e.forward_batch(torch.zeros(2, 3, *spec["input"]["size"], dtype=torch.uint8))
     assert out.shape == (2, 8)
 
 

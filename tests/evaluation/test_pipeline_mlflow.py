@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from reidfw.evaluation.mlflow_report import PARENT_TAG, TRAIN_RUN_TAG, log_evaluation
+from reidfw.mlflow_logging.evaluation_run import PARENT_TAG, TRAIN_RUN_TAG, log_evaluation
 from reidfw.evaluation.pipeline import compare_models, evaluate_model, summary_table
 
 

@@ -34,13 +34,13 @@ def test_info_nce_sends_no_gradient_to_keys_or_queue():
     q = torch.randn(2, 4, requires_grad=True)
     k = torch.randn(2, 4, requires_grad=True)
     queue = torch.randn(3, 4, requires_grad=True)
-    info_nce(q, k, queue)[0].backward()
+    info_nce(q, k, queue, tau=0.07)[0].backward()
     assert q.grad is not None and k.grad is None and queue.grad is None
 
 
 def test_info_nce_rejects_mismatched_dims():
     with pytest.raises(ValueError, match="projection dim"):
-        info_nce(torch.randn(2, 4), torch.randn(2, 4), torch.randn(3, 5))
+        info_nce(torch.randn(2, 4), torch.randn(2, 4), torch.randn(3, 5), tau=0.07)
 
 
 def test_queue_init_is_unit_norm_and_pointer_is_a_saved_buffer():

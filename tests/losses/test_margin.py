@@ -114,16 +114,19 @@ def test_easy_margin_uses_plain_cosine_when_negative():
 
 
 def test_presets_set_the_right_margin():
-    a, c, s = margin_head("arcface", 8, 4, margin=0.4), margin_head("cosface", 8, 4), margin_head("sphereface", 8, 4, margin=1.5)
-    assert (a.m1, a.m2, a.m3, a.s) == (1.0, 0.4, 0.0, 64.0)
+    a, c = margin_head("arcface", 8, 4, s=64.0, margin=0.4), margin_head("cosface", 8, 4, s=30.0, margin=0.4)
+    s = margin_head("sphereface", 8, 4, s=64.0, margin=1.5)
+    assert (a.m1, a.m2, a.m3, a.s) == (1.0, 0.4, 0.0, 64.0) and c.s == 30.0
     assert (c.m1, c.m2, c.m3) == (1.0, 0.0, 0.4)
     assert (s.m1, s.m2, s.m3) == (1.5, 0.0, 0.0)
-    comb = margin_head("combined", 8, 4, m1=1.0, m2=0.3, m3=0.2)
+    comb = margin_head("combined", 8, 4, s=64.0, m1=1.0, m2=0.3, m3=0.2)
     assert (comb.m1, comb.m2, comb.m3) == (1.0, 0.3, 0.2)
     with pytest.raises(ValueError, match="choices"):
-        margin_head("normface", 8, 4)
+        margin_head("normface", 8, 4, s=64.0)
     with pytest.raises(ValueError, match="combined"):
-        margin_head("arcface", 8, 4, m3=0.1)
+        margin_head("arcface", 8, 4, s=64.0, m3=0.1)
+    with pytest.raises(ValueError, match="needs margin="):
+        margin_head("arcface", 8, 4, s=64.0)
 
 
 def test_bad_labels_and_shapes_raise_clear_errors():

@@ -23,20 +23,20 @@ def test_batch_hard_hinge_by_hand():
 
 
 def test_batch_hard_soft_margin_by_hand():
-    out = BatchHardTripletLoss(soft_margin=True)(X, Y)
+    out = BatchHardTripletLoss(margin=None, soft_margin=True)(X, Y)
     expected = sum(math.log1p(math.exp(ap - an)) for ap, an in zip(D_AP, D_AN)) / 4
     assert out.loss.item() == pytest.approx(expected)
 
 
 def test_gradients_finite_with_duplicate_points():
     x = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]], requires_grad=True)
-    out = batch_hard_triplet_loss(x, torch.tensor([0, 0, 1, 1]))
+    out = batch_hard_triplet_loss(x, torch.tensor([0, 0, 1, 1]), margin=0.3)
     out.loss.backward()
     assert torch.isfinite(x.grad).all()
 
 
 def test_anchors_without_positive_are_skipped_and_none_raises():
-    out = batch_hard_triplet_loss(X[:3], Y[:3])  # anchor 2 has no positive
+    out = batch_hard_triplet_loss(X[:3], Y[:3], margin=0.3)  # anchor 2 has no positive
     assert out.dist_ap.numel() == 2
     with pytest.raises(ValueError, match="P x K"):
-        batch_hard_triplet_loss(X[:2], torch.tensor([0, 1]))
+        batch_hard_triplet_loss(X[:2], torch.tensor([0, 1]), margin=0.3)

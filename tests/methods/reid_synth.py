@@ -11,8 +11,13 @@ from torch.utils.data import Dataset
 
 from reidfw.methods.moco import MoCoMethod
 
-BACKBONE = {"name": "test_resnet", "img_size": [64, 32], "kwargs": {}}  # timm's ~0.4M-parameter test ResNet
+BACKBONE = {"name": "test_resnet", "kwargs": {}}  # timm's ~0.4M-parameter test ResNet
 H, W = 64, 32
+INPUT = {"size": [H, W]}
+SGD = {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0}
+# The methods hold no recipe defaults (conf/loss/ does): tests pass every value they rely on.
+MOCO = dict(backbone=BACKBONE, input=INPUT, optimizer=SGD, proj_hidden=16, proj_dim=8, queue_size=12,
+            momentum=0.9, temperature=0.2, split_bn_groups=2)
 
 
 def identity_pattern(cls: int, n_classes: int) -> torch.Tensor:

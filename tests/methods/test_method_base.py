@@ -5,7 +5,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from omegaconf import OmegaConf
-from reid_synth import BACKBONE, RetrievalImages, install_fake_retrieval
+from reid_synth import BACKBONE, INPUT, MOCO, SGD, RetrievalImages, install_fake_retrieval
 from torch.utils.data import DataLoader
 
 from reidfw.methods import METHODS, ArcFaceMethod, MoCoMethod, TripletMethod, build_method
@@ -21,13 +21,16 @@ def is_plain(v) -> bool:
 
 
 def test_hparams_are_plain_python_with_method_and_backbone():
-    cfg = OmegaConf.create({"backbone": {"name": "test_resnet", "img_size": [64, 32]}, "head": {"kind": "cosface", "s": 30.0}})
-    m = ArcFaceMethod(backbone=cfg.backbone, num_classes=5, head=cfg.head, optimizer=OmegaConf.create({"lr": 0.01}))
+    cfg = OmegaConf.create({"backbone": {"name": "test_resnet"}, "head": {"kind": "cosface", "margin": 0.4, "s": 30.0}})
+    m = ArcFaceMethod(backbone=cfg.backbone, input=OmegaConf.create(INPUT), num_classes=5, head=cfg.head,
+                      optimizer=OmegaConf.create({**SGD, "lr": 0.01}))
     hp = dict(m.hparams)
     assert is_plain(hp), hp
     assert hp["method"] == "arcface"
-    assert hp["backbone"] == {"name": "test_resnet", "img_size": [64, 32], "kwargs": {}}
-    assert hp["head"] == {"kind": "cosface", "margin": 0.4, "s": 30.0}  # preset margin recorded
+    assert hp["backbone"] == {"name": "test_resnet", "kwargs": {}}
+    # the input spec is recorded whole: the given size, the backbone's own normalisation (timm's test_resnet: 0.5)
+    assert hp["input"]["size"] == [64, 32] and hp["input"]["mean"] == [0.5, 0.5, 0.5] and hp["input"]["fill"] == [128] * 3
+    assert hp["head"] == {"kind": "cosface", "margin": 0.4, "s": 30.0}
     assert hp["optimizer"]["lr"] == 0.01 and hp["optimizer"]["name"] == "sgd"
     assert m.head.m3 == 0.4 and m.head.s == 30.0
     assert m.backbone.embed_dim == m.embed_dim
@@ -35,15 +38,20 @@ def test_hparams_are_plain_python_with_method_and_backbone():
 
 def test_registry_and_unknown_names():
     assert METHODS == {"arcface": ArcFaceMethod, "moco": MoCoMethod, "triplet": TripletMethod}
-    assert isinstance(build_method("triplet", backbone=BACKBONE, method="triplet"), TripletMethod)
+    triplet = dict(backbone=BACKBONE, input=INPUT, margin=0.3, optimizer=SGD)
+    assert isinstance(build_method("triplet", method="triplet", **triplet), TripletMethod)
     with pytest.raises(ValueError, match=r"choices: \['arcface', 'moco', 'triplet'\]"):
         build_method("simclr", backbone=BACKBONE)
     with pytest.raises(ValueError, match="backbone.kwargs"):
-        TripletMethod(backbone={"name": "test_resnet", "drop_rate": 0.1})
-    with pytest.raises(ValueError, match="choices: sgd, adamw"):
-        TripletMethod(backbone=BACKBONE, optimizer={"name": "lamb"})
+        TripletMethod(**{**triplet, "backbone": {"name": "test_resnet", "drop_rate": 0.1}})
+    with pytest.raises(ValueError, match=r"choices: \['adamw', 'sgd'\]"):
+        TripletMethod(**{**triplet, "optimizer": {"name": "lamb"}})
+    with pytest.raises(ValueError, match=r"needs \['momentum'\]"):
+        TripletMethod(**{**triplet, "optimizer": {"name": "sgd", "lr": 0.1, "weight_decay": 0.0}})
     with pytest.raises(ValueError, match="num_classes"):
-        ArcFaceMethod(backbone=BACKBONE, num_classes=0)
+        ArcFaceMethod(backbone=BACKBONE, num_classes=0, head={"kind": "arcface", "margin": 0.5, "s": 64.0}, optimizer=SGD)
+    with pytest.raises(ValueError, match="head.margin is required"):
+        ArcFaceMethod(backbone=BACKBONE, num_classes=3, head={"kind": "arcface", "s": 64.0}, optimizer=SGD)
 
 
 def test_lr_schedule_warmup_then_cosine_and_step():
@@ -58,7 +66,7 @@ def test_lr_schedule_warmup_then_cosine_and_step():
 
 
 def test_optimizer_skips_frozen_key_encoder():
-    m = MoCoMethod(backbone=BACKBONE, proj_hidden=16, proj_dim=8, queue_size=16)
+    m = MoCoMethod(**MOCO)
     ids = {id(p) for p in m.trainable_parameters()}
     assert ids == {id(p) for p in [*m.backbone.parameters(), *m.head_q.parameters()]}
     assert not any(p.requires_grad for p in [*m.backbone_k.parameters(), *m.head_k.parameters()])
@@ -68,7 +76,7 @@ def test_validation_gathers_embeddings_and_logs_metrics(monkeypatch):
     calls = []
     install_fake_retrieval(monkeypatch, calls)
     ds = RetrievalImages(n_classes=3, per_class=4)
-    m = TripletMethod(backbone=BACKBONE)
+    m = TripletMethod(backbone=BACKBONE, input=INPUT, margin=0.3, optimizer=SGD)
     trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False)
     metrics = trainer.validate(m, DataLoader(ds, batch_size=5), verbose=False)[0]

@@ -4,7 +4,7 @@ import importlib
 import pytest
 import pytorch_lightning as pl
 import torch
-from reid_synth import BACKBONE, IdentityImages, LossRecorder, RetrievalImages, TwoViews, install_fake_retrieval
+from reid_synth import BACKBONE, INPUT, MOCO, SGD, IdentityImages, LossRecorder, RetrievalImages, TwoViews, install_fake_retrieval
 from torch.utils.data import DataLoader
 
 from reidfw.methods import ArcFaceMethod, MoCoMethod, TripletMethod
@@ -30,8 +30,8 @@ def epoch_means(losses: list[float], per_epoch: int) -> list[float]:
 def test_arcface_loss_falls_and_val_metrics_logged(monkeypatch):
     use_retrieval(monkeypatch)
     pl.seed_everything(0)
-    m = ArcFaceMethod(backbone=BACKBONE, num_classes=4, head={"kind": "arcface", "margin": 0.2, "s": 16.0},
-                      optimizer={"lr": 0.05}, scheduler={"name": "none"})
+    m = ArcFaceMethod(backbone=BACKBONE, input=INPUT, num_classes=4, head={"kind": "arcface", "margin": 0.2, "s": 16.0},
+                      optimizer=SGD, scheduler={"name": "none"})
     rec = LossRecorder()
     t = trainer(4, callbacks=[rec], check_val_every_n_epoch=4)  # validate once, at the end
     t.fit(m, DataLoader(IdentityImages(), batch_size=16, shuffle=True), DataLoader(RetrievalImages(), batch_size=12))
@@ -43,7 +43,7 @@ def test_arcface_loss_falls_and_val_metrics_logged(monkeypatch):
 
 def test_triplet_loss_falls():
     pl.seed_everything(0)
-    m = TripletMethod(backbone=BACKBONE, margin=0.3, optimizer={"lr": 3e-3}, scheduler={"name": "none"})
+    m = TripletMethod(backbone=BACKBONE, input=INPUT, margin=0.3, optimizer={**SGD, "lr": 3e-3}, scheduler={"name": "none"})
     rec = LossRecorder()
     trainer(4, callbacks=[rec]).fit(m, DataLoader(IdentityImages(), batch_size=16, shuffle=True))
     means = epoch_means(rec.losses, 2)
@@ -52,8 +52,7 @@ def test_triplet_loss_falls():
 
 def test_moco_loss_falls():
     pl.seed_everything(0)
-    m = MoCoMethod(backbone=BACKBONE, proj_hidden=64, proj_dim=16, queue_size=16, momentum=0.9, temperature=0.2,
-                   split_bn_groups=2, optimizer={"lr": 0.05}, scheduler={"name": "none"})
+    m = MoCoMethod(**{**MOCO, "proj_hidden": 64, "proj_dim": 16, "queue_size": 16}, scheduler={"name": "none"})
     rec = LossRecorder()
     trainer(5, callbacks=[rec]).fit(m, DataLoader(TwoViews(n=32), batch_size=16, shuffle=True))
     means = epoch_means(rec.losses, 2)
@@ -64,7 +63,7 @@ def test_moco_loss_falls():
 
 def test_moco_resume_restores_queue_pointer_and_key_encoder(tmp_path):
     pl.seed_everything(0)
-    m = MoCoMethod(backbone=BACKBONE, proj_hidden=16, proj_dim=8, queue_size=8, momentum=0.5, split_bn_groups=2)
+    m = MoCoMethod(**{**MOCO, "queue_size": 8, "momentum": 0.5})
     t = trainer(1, limit_train_batches=3)
     with pytest.warns(UserWarning, match="queue_size"):
         t.fit(m, DataLoader(TwoViews(n=12), batch_size=4))
@@ -73,7 +72,7 @@ def test_moco_resume_restores_queue_pointer_and_key_encoder(tmp_path):
     ckpt = torch.load(path, weights_only=True)  # plain hparams: loads without unpickling code
     assert ckpt["hyper_parameters"]["method"] == "moco"
     assert int(m.queue.ptr) == (3 * 4) % 8 and int(m.queue.ptr) != 0
-    fresh = MoCoMethod(backbone=BACKBONE, proj_hidden=16, proj_dim=8, queue_size=8)
+    fresh = MoCoMethod(**{**MOCO, "queue_size": 8})
     assert not torch.equal(fresh.queue.keys, m.queue.keys)
     loaded = MoCoMethod.load_from_checkpoint(path)
     assert torch.equal(loaded.queue.keys, m.queue.keys) and int(loaded.queue.ptr) == int(m.queue.ptr)

@@ -2,7 +2,7 @@
 import pytest
 import pytorch_lightning as pl
 import torch
-from reid_synth import BACKBONE, RecordingMoCo, TwoViews
+from reid_synth import MOCO, RecordingMoCo, TwoViews
 from torch.utils.data import DataLoader
 
 B = 4  # per-process batch
@@ -11,7 +11,7 @@ B = 4  # per-process batch
 @pytest.mark.ddp
 def test_ddp_queue_holds_keys_of_both_processes(tmp_path):
     pl.seed_everything(0)
-    m = RecordingMoCo(backbone=BACKBONE, proj_hidden=16, proj_dim=8, queue_size=20, momentum=0.9, shuffle_bn=True)
+    m = RecordingMoCo(**{**MOCO, "queue_size": 20, "shuffle_bn": True, "split_bn_groups": 8})
     m.out_dir = str(tmp_path)  # instance attribute: pickled with the module into both processes
     queue_before = m.queue.keys.clone()
     trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_steps=1, logger=False,

@@ -5,7 +5,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 import torch.nn as nn
-from reid_synth import BACKBONE, H, W, TwoViews
+from reid_synth import MOCO, H, W, TwoViews
 from torch.utils.data import DataLoader
 
 from reidfw.methods.moco import MoCoMethod
@@ -13,9 +13,7 @@ from reidfw.methods.split_bn import SplitBatchNorm, convert_split_bn
 
 
 def tiny_moco(**kw) -> MoCoMethod:
-    args = dict(backbone=BACKBONE, proj_hidden=16, proj_dim=8, queue_size=12, split_bn_groups=2)
-    args.update(kw)
-    return MoCoMethod(**args)
+    return MoCoMethod(**{**MOCO, **kw})
 
 
 def test_momentum_update_formula():

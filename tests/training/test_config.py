@@ -1,4 +1,6 @@
 """The Hydra configuration: composition, the margin key, presets and clear errors."""
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -7,9 +9,12 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from reidfw.data.synthetic.presets import DEMO_SETTINGS, TINY_SETTINGS
+from reidfw.synthetic.presets import synthetic_preset
 
-CONF = str(Path(__file__).resolve().parents[2] / "conf")
+DEMO_SETTINGS, TINY_SETTINGS = synthetic_preset("demo"), synthetic_preset("tiny")
+
+REPO = Path(__file__).resolve().parents[2]
+CONF = str(REPO / "conf")
 
 
 def _compose(overrides):
@@ -17,10 +22,50 @@ def _compose(overrides):
         return compose(config_name="train", overrides=overrides)
 
 
-def test_synthetic_yaml_equals_python_presets():
-    # The CLI and evaluate.py use the Python presets, train.py the YAML: equal settings share one cache.
-    assert yaml.safe_load(Path(CONF, "synthetic/demo.yaml").read_text()) == DEMO_SETTINGS
-    assert yaml.safe_load(Path(CONF, "synthetic/tiny.yaml").read_text()) == TINY_SETTINGS
+def test_synthetic_presets_are_read_from_the_config_group():
+    # train.py composes conf/synthetic/demo.yaml; the CLI and evaluate.py read the same file, so
+    # all of them render the same settings into one cache entry.
+    assert dict(OmegaConf.to_container(_compose([]).synthetic)) == DEMO_SETTINGS
+    assert set(DEMO_SETTINGS) == set(TINY_SETTINGS) == {"tracks", "unlabeled", "study", "market"}
+
+
+# (loss, optimizer name, lr, weight decay, gradient clipping, augmentation recipe) of each method's own recipe
+RECIPES = [
+    ("arcface", "sgd", 0.1, 5e-4, 5.0, None),
+    ("cosface", "sgd", 0.1, 5e-4, 5.0, None),
+    ("moco", "sgd", 0.03, 1e-4, None, "mocov2"),
+    ("triplet", "adamw", 3.5e-4, 5e-4, None, None),
+]
+
+
+@pytest.mark.parametrize("loss, opt, lr, wd, clip, recipe", RECIPES)
+def test_each_method_trains_with_its_own_recipe(loss, opt, lr, wd, clip, recipe):
+    cfg = _compose([f"loss={loss}"])
+    assert (cfg.optimizer.name, cfg.optimizer.lr, cfg.optimizer.weight_decay) == (opt, lr, wd)
+    assert cfg.trainer.gradient_clip_val == clip
+    assert cfg.data.transform.get("recipe") == recipe
+
+
+def test_the_command_line_wins_over_the_recipe():
+    cfg = _compose(["loss=moco", "optimizer.lr=0.5", "optimizer.weight_decay=0.001", "trainer.gradient_clip_val=1.0"])
+    assert (cfg.optimizer.lr, cfg.optimizer.weight_decay, cfg.trainer.gradient_clip_val) == (0.5, 0.001, 1.0)
+    assert cfg.optimizer.momentum == 0.9  # what was not overridden stays the recipe's
+    # an experiment preset changes only what it names, and the command line still wins over it
+    cfg = _compose(["experiment=demo_moco", "loss.temperature=0.2"])
+    assert cfg.optimizer.weight_decay == 1e-4 and cfg.trainer.gradient_clip_val is None and cfg.loss.temperature == 0.2
+    # switching the optimizer is an explicit choice that replaces the method's
+    cfg = _compose(["loss=arcface", "optimizer=adamw"])
+    assert (cfg.optimizer.name, cfg.optimizer.lr) == ("adamw", 3.5e-4)
+
+
+def test_cfg_job_shows_the_recipe_that_will_run():
+    p = subprocess.run([sys.executable, str(REPO / "train.py"), "loss=moco", "--cfg", "job"], cwd=REPO,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    job = yaml.safe_load(p.stdout)
+    assert job["optimizer"] == {"name": "sgd", "lr": 0.03, "momentum": 0.9, "weight_decay": 1.0e-4}
+    assert job["trainer"]["gradient_clip_val"] is None and job["loss"]["temperature"] == 0.07
+    assert job["data"]["transform"] == {"recipe": "mocov2"} and job["model"]["name"] == "${loss.backbone_family}${.depth}"
 
 
 @pytest.mark.parametrize(
@@ -85,3 +130,18 @@ def test_resolves_fully():
     cfg = _compose(["experiment=demo_moco"])
     OmegaConf.resolve(cfg.loss)
     assert cfg.loss.queue_size < DEMO_SETTINGS["unlabeled"]["count"]
+
+
+def test_unset_roots_become_the_rendered_synthetic_sets(tmp_path):
+    from reidfw.synthetic.cache import dataset_key
+    from reidfw.training.run import data_roots
+
+    tiny = TINY_SETTINGS
+    data = {"train_root": None, "val_root": "/data/Market-1501",
+            "train_synthetic": {"kind": "unlabeled", "settings": {**tiny["unlabeled"], "count": 2}},
+            "val_synthetic": {"kind": "market", "settings": tiny["market"]}}
+    roots = data_roots(data, str(tmp_path))
+    # a configured folder is taken as it is; an unset one is the cached synthetic set
+    assert roots["val_root"] == "/data/Market-1501"
+    assert roots["train_root"] == str(tmp_path / dataset_key("unlabeled", data["train_synthetic"]["settings"]))
+    assert len(list((tmp_path / roots["train_root"]).glob("*.jpg"))) == 2

@@ -3,6 +3,7 @@
 Runs the real entry point in a subprocess (as users do), with its own MLflow store
 and synthetic cache under tmp_path.
 """
+import json
 import os
 import subprocess
 import sys
@@ -41,7 +42,8 @@ def _run_id(stdout):
 
 
 def test_arcface_run_lands_in_mlflow_and_resumes(tmp_path):
-    out = _train(tmp_path, *TRACKS, "loss=arcface", "margin=0.4", "trainer.max_epochs=4", "optimizer.lr=0.02")
+    norm = ["input.mean=[0.4,0.4,0.4]", "input.std=[0.2,0.25,0.3]"]  # an overridden input the export must keep
+    out = _train(tmp_path, *TRACKS, "loss=arcface", "margin=0.4", "trainer.max_epochs=4", "optimizer.lr=0.02", *norm)
     assert "reidfw: training finished" in out and "python evaluate.py ckpt=runs:/" in out
     run_id = _run_id(out)
     client = _client(tmp_path)
@@ -56,9 +58,13 @@ def test_arcface_run_lands_in_mlflow_and_resumes(tmp_path):
     assert {"checkpoints", "model", "config"} <= top
     assert {a.path for a in client.list_artifacts(run_id, "model")} == {"model/model.json", "model/model.safetensors"}
     assert any(a.path.endswith(".ckpt") for a in client.list_artifacts(run_id, "checkpoints"))
+    spec = json.loads((tmp_path / "run" / "model" / "model.json").read_text())
+    assert spec["input"] == {"size": [64, 32], "mean": [0.4, 0.4, 0.4], "std": [0.2, 0.25, 0.3], "fill": [128, 128, 128],
+                             "channel_order": "RGB", "resize": "letterbox-center"}
+    assert run.data.params["input.std"] == "[0.2, 0.25, 0.3]"
 
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    out2 = _train(tmp_path, *TRACKS, "loss=arcface", "margin=0.4", "trainer.max_epochs=5", "optimizer.lr=0.02",
+    out2 = _train(tmp_path, *TRACKS, "loss=arcface", "margin=0.4", "trainer.max_epochs=5", "optimizer.lr=0.02", *norm,
                   f"ckpt_path={last}", run_dir="resumed")
     assert _run_id(out2) == run_id, "a resume must continue the same MLflow run"
     epochs = [m.value for m in client.get_metric_history(run_id, "train/loss_epoch")]

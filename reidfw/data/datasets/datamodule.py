@@ -1,8 +1,7 @@
 """``ReIDDataModule``: training crops (tracks or unlabeled) + Market-layout validation.
 
-Each root is either a path or ``None`` plus a ``{"kind", "settings"}`` spec for a
-synthetic set, which ``reidfw.data.synthetic.cache.ensure_dataset`` generates
-once into ``synthetic_cache_dir`` and returns the root of.
+Roots are folders (train.py first renders the embedded synthetic sets into its cache when a
+config leaves a root unset; see ``reidfw.training.run.data_roots``).
 
 The ArcFace head needs the class count before ``trainer.fit``, so call
 ``dm.prepare_data(); dm.setup("fit")`` first and read ``dm.num_classes``; setup
@@ -27,26 +26,13 @@ from reidfw.data.datasets.market import RetrievalSet
 from reidfw.data.datasets.sampler import PKSampler
 from reidfw.data.datasets.tracks import TrackDataset
 from reidfw.data.datasets.unlabeled import UnlabeledDataset
-from reidfw.data.transforms.factory import build_transform
-from reidfw.data.transforms.normalize import MEAN, STD
+from reidfw.config_values import to_plain
+from reidfw.data.augment import build_transform
+from reidfw.model_input import InputSpec
 
 TRAIN_KINDS = {"tracks": "supervised", "unlabeled": "contrastive"}  # train kind -> transform kind
 SAMPLERS = ("random", "pk")
-# the synthetic generator each role reads (names of reidfw.data.synthetic's generators)
-_SYNTHETIC_KIND = {"tracks": "tracks", "unlabeled": "unlabeled", "val": "market"}
-DEFAULT_CACHE_DIR = Path("~/.cache/reidfw/synthetic")
-
-
-def _plain(obj):
-    """Hydra hands over DictConfig/ListConfig; give the generator plain Python types."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(obj, (DictConfig, ListConfig)):
-            return OmegaConf.to_container(obj, resolve=True)
-    except ImportError:  # omegaconf comes with hydra; without it there is nothing to convert
-        pass
-    return obj
+# the synthetic generator each role reads (names of reidfw.synthetic's generators)
 
 
 class ReIDDataModule(pl.LightningDataModule):
@@ -55,13 +41,8 @@ class ReIDDataModule(pl.LightningDataModule):
         train_kind: str = "tracks",
         train_root: str | Path | None = None,
         val_root: str | Path | None = None,
-        train_synthetic: Mapping | None = None,
-        val_synthetic: Mapping | None = None,
-        synthetic_cache_dir: str | Path = DEFAULT_CACHE_DIR,
-        img_size=(384, 128),
+        input_spec: InputSpec | Mapping | None = None,
         transform: Mapping | None = None,
-        mean=MEAN,
-        std=STD,
         batch_size: int = 64,
         val_batch_size: int | None = None,
         num_workers: int = 4,
@@ -73,8 +54,10 @@ class ReIDDataModule(pl.LightningDataModule):
         seed: int = 0,
     ):
         """
-        transform: options of the train transform (``build_transform(kind, img_size, **transform)``;
-            "supervised" for tracks, "contrastive" for unlabeled); mean/std apply to train and val.
+        input_spec: the model input (``reidfw.model_input.InputSpec`` or its dict), the same for
+            train and val; default the paper's 384x128 ImageNet-normalised input.
+        transform: options of the train transform (``build_transform(kind, spec, **transform)``;
+            "supervised" for tracks, "contrastive" for unlabeled).
         sampler: ``{"name": "random"}`` (default) or ``{"name": "pk", "p": P, "k": K}`` with
             P * K == batch_size (either of p / k may be left out and is derived).
         pin_memory: None = when CUDA is available.
@@ -82,15 +65,14 @@ class ReIDDataModule(pl.LightningDataModule):
         super().__init__()
         if train_kind not in TRAIN_KINDS:
             raise ValueError(f"train_kind must be one of {sorted(TRAIN_KINDS)}, got {train_kind!r}")
-        if train_root is None and train_synthetic is None:
-            raise ValueError("give train_root (a folder) or train_synthetic ({kind, settings}) for the training set")
+        if train_root is None:
+            raise ValueError("give train_root, the folder of the training set")
         self.train_kind = train_kind
         self.train_root, self.val_root = train_root, val_root
-        self.train_synthetic, self.val_synthetic = _plain(train_synthetic), _plain(val_synthetic)
-        self.synthetic_cache_dir = Path(synthetic_cache_dir).expanduser()
-        self.img_size = tuple(int(v) for v in img_size)
-        self.transform_options = dict(_plain(transform) or {})
-        self.mean, self.std = tuple(mean), tuple(std)
+        if input_spec is None:
+            input_spec = InputSpec()
+        self.input_spec = input_spec if isinstance(input_spec, InputSpec) else InputSpec.from_dict(to_plain(input_spec))
+        self.transform_options = dict(to_plain(transform) or {})
         self.batch_size = int(batch_size)
         self.val_batch_size = int(val_batch_size or batch_size)
         self.num_workers = int(num_workers)
@@ -99,7 +81,7 @@ class ReIDDataModule(pl.LightningDataModule):
         self.min_images_per_identity = int(min_images_per_identity)
         self.on_bad_image = check_on_bad_image(on_bad_image)
         self.seed = int(seed)
-        self.sampler_name, self.p, self.k = self._sampler_spec(dict(_plain(sampler) or {}))
+        self.sampler_name, self.p, self.k = self._sampler_spec(dict(to_plain(sampler) or {}))
         self.train_set: TrackDataset | UnlabeledDataset | None = None
         self.val_set: RetrievalSet | None = None
 
@@ -129,46 +111,22 @@ class ReIDDataModule(pl.LightningDataModule):
             )
         return name, p, k
 
-    def _resolve(self, root, synthetic, role: str) -> Path:
-        if root is not None:
-            return Path(root).expanduser()
-        spec = dict(synthetic)
-        if set(spec) - {"kind", "settings"} or "kind" not in spec:
-            raise ValueError(f"the {role} synthetic spec must be {{kind, settings}}, got keys {sorted(spec)}")
-        if spec["kind"] != _SYNTHETIC_KIND[role]:
-            raise ValueError(
-                f"the {role} set needs synthetic kind {_SYNTHETIC_KIND[role]!r}, got {spec['kind']!r}"
-            )
-        # imported here: the generators are heavy and not needed when every root is a folder
-        from reidfw.data.synthetic.cache import ensure_dataset
-
-        return Path(ensure_dataset(spec["kind"], dict(spec.get("settings") or {}), self.synthetic_cache_dir))
-
     @property
     def has_val(self) -> bool:
-        return self.val_root is not None or self.val_synthetic is not None
+        return self.val_root is not None
 
     # ---- Lightning hooks ------------------------------------------------------------------
-    def prepare_data(self) -> None:
-        """Generate synthetic sets (once, rank 0); folders given as roots are left alone."""
-        if self.train_root is None:
-            self._resolve(None, self.train_synthetic, self.train_kind)
-        if self.val_root is None and self.val_synthetic is not None:
-            self._resolve(None, self.val_synthetic, "val")
-
     def setup(self, stage: str | None = None) -> None:
         if stage in ("fit", None) and self.train_set is None:
-            root = self._resolve(self.train_root, self.train_synthetic, self.train_kind)
-            t = build_transform(
-                TRAIN_KINDS[self.train_kind], self.img_size, mean=self.mean, std=self.std, **self.transform_options
-            )
+            root = Path(self.train_root).expanduser()
+            t = build_transform(TRAIN_KINDS[self.train_kind], self.input_spec, **self.transform_options)
             if self.train_kind == "tracks":
                 self.train_set = TrackDataset(root, t, self.min_images_per_identity, self.on_bad_image)
             else:
                 self.train_set = UnlabeledDataset(root, t, self.on_bad_image)
         if stage in ("fit", "validate", None) and self.val_set is None and self.has_val:
-            root = self._resolve(self.val_root, self.val_synthetic, "val")
-            t = build_transform("evaluation", self.img_size, mean=self.mean, std=self.std)
+            root = Path(self.val_root).expanduser()
+            t = build_transform("evaluation", self.input_spec)
             self.val_set = RetrievalSet(root, t, self.on_bad_image)
 
     @property

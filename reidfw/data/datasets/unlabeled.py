@@ -21,7 +21,7 @@ class UnlabeledDataset(Dataset):
         if not self.root.is_dir():
             raise FileNotFoundError(
                 f"unlabeled image folder not found: {self.root}. Point train_root at a folder of person crops "
-                f"or generate one with `python -m reidfw.data.synthetic unlabeled --out {self.root}`."
+                f"or generate one with `python -m reidfw.synthetic unlabeled --out {self.root}`."
             )
         paths = list_images(self.root)
         if not paths:
@@ -34,9 +34,10 @@ class UnlabeledDataset(Dataset):
             if not paths:
                 raise ValueError(f"every image in {self.root} is unreadable; replace the files")
         if transform is None:
-            from reidfw.data.transforms.contrastive import build_contrastive_transform
+            from reidfw.data.augment import build_transform
+            from reidfw.model_input import InputSpec
 
-            transform = build_contrastive_transform((384, 128))
+            transform = build_transform("contrastive", InputSpec())
         self.transform = transform
         self.paths: list[Path] = paths
 
@@ -48,6 +49,6 @@ class UnlabeledDataset(Dataset):
         if not (isinstance(views, (tuple, list)) and len(views) == 2):
             raise TypeError(
                 f"UnlabeledDataset needs a transform returning two views, got {type(views).__name__}; "
-                f"wrap the pipeline in reidfw.data.transforms.two_views.TwoViews"
+                f"wrap the pipeline in reidfw.data.augment.TwoViews"
             )
         return {"view1": views[0], "view2": views[1], "index": index}

@@ -43,7 +43,7 @@ def read_market_split(root: str | Path, split: str) -> list[MarketImage]:
     if not folder.is_dir():
         raise FileNotFoundError(
             f"{folder} not found: a Market-1501-layout root needs {', '.join(SPLITS.values())}/ "
-            f"(generate one with `python -m reidfw.data.synthetic market --out {root}`)."
+            f"(generate one with `python -m reidfw.synthetic market --out {root}`)."
         )
     out = []
     for p in list_images(folder):

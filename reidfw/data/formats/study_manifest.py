@@ -116,7 +116,7 @@ def read_manifest(root_or_file: str | Path, check_files: bool = True) -> StudyMa
     if not file.is_file():
         raise ManifestError(
             f"study manifest not found: {file}. Generate the synthetic study with "
-            f"`python -m reidfw.data.synthetic study --out {p}` or write a {MANIFEST_NAME} "
+            f"`python -m reidfw.synthetic study --out {p}` or write a {MANIFEST_NAME} "
             f"as documented in the README (section 'Study manifest')."
         )
     try:

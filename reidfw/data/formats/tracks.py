@@ -45,7 +45,7 @@ def read_tracks(root: str | Path) -> list[TrackCrop]:
     if not table.is_file():
         raise FileNotFoundError(
             f"no {TRACKS_TABLE} in {root}: a tracks data set needs a table with columns "
-            f"{','.join(TRACKS_COLUMNS)} (generate one with `python -m reidfw.data.synthetic tracks --out {root}`)."
+            f"{','.join(TRACKS_COLUMNS)} (generate one with `python -m reidfw.synthetic tracks --out {root}`)."
         )
     with table.open(newline="") as f:
         reader = csv.DictReader(f)

@@ -1,20 +1,19 @@
 """ReIDDataModule end to end on tiny generated folders: the batch formats the methods expect."""
 from __future__ import annotations
 
-import sys
-import types
 from collections import Counter
 
 import pytest
 import torch
 
 from reidfw.data.datasets.datamodule import ReIDDataModule
+from reidfw.model_input import InputSpec
 
 SIZE = (64, 32)
 
 
 def _dm(**kw) -> ReIDDataModule:
-    base = dict(img_size=SIZE, batch_size=4, num_workers=0)
+    base = dict(input_spec=InputSpec(size=SIZE), batch_size=4, num_workers=0)
     return ReIDDataModule(**{**base, **kw})
 
 
@@ -66,29 +65,6 @@ def test_unlabeled_batches(flat_root):
     assert set(batch) == {"view1", "view2", "index"}
     assert batch["view1"].shape == batch["view2"].shape == (4, 3, *SIZE)
     assert dm.val_dataloader() == []  # no validation set configured
-
-
-def test_synthetic_specs_resolve_through_the_cache(tmp_path, tracks_root, market_root, monkeypatch):
-    calls = []
-
-    def ensure_dataset(kind, settings, cache_dir):
-        calls.append((kind, settings, cache_dir))
-        return {"tracks": tracks_root, "market": market_root}[kind]
-
-    fake = types.ModuleType("reidfw.data.synthetic.cache")
-    fake.ensure_dataset = ensure_dataset
-    monkeypatch.setitem(sys.modules, "reidfw.data.synthetic.cache", fake)
-    dm = _dm(
-        train_synthetic={"kind": "tracks", "settings": {"identities": 4}},
-        val_synthetic={"kind": "market", "settings": {}},
-        synthetic_cache_dir=tmp_path / "cache",
-    )
-    dm.prepare_data()
-    dm.setup("fit")
-    assert dm.num_classes == 4 and len(dm.val_set) == 15
-    assert calls[0] == ("tracks", {"identities": 4}, tmp_path / "cache")
-    with pytest.raises(ValueError, match="needs synthetic kind 'market'"):
-        _dm(train_root=tracks_root, val_synthetic={"kind": "tracks"}).setup("fit")
 
 
 def test_configuration_errors(tracks_root):

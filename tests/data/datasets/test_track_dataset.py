@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from reidfw.data.datasets.tracks import TrackDataset
-from reidfw.data.transforms.factory import build_transform
+from reidfw.data.augment import build_transform
+from reidfw.model_input import InputSpec
 
 
 def test_labels_contiguous_and_min_images_filter(tracks_root, caplog):
@@ -26,7 +27,7 @@ def test_labels_contiguous_and_min_images_filter(tracks_root, caplog):
 
 
 def test_item_format(tracks_root):
-    ds = TrackDataset(tracks_root, transform=build_transform("supervised", (64, 32)))
+    ds = TrackDataset(tracks_root, transform=build_transform("supervised", InputSpec(size=(64, 32))))
     item = ds[0]
     assert set(item) == {"image", "label", "path"}
     assert item["image"].shape == (3, 64, 32) and item["image"].dtype == torch.float32

@@ -1,1 +1,0 @@
-"""Image transforms (albumentations) ending in the paper's letterbox resize."""
