@@ -119,7 +119,8 @@ def run_evaluation(cfg) -> int:
         print("error: study=null and market=null leave nothing to evaluate", file=sys.stderr)
         return 2
 
-    from reidfw.evaluation.pipeline import compare_models, comparison_table, evaluate_model, summary_table
+    from reidfw.evaluation.pipeline import compare_models, evaluate_model
+    from reidfw.evaluation.tables import comparison_table, summary_table
 
     out_dir = Path(cfg.out_dir)
     all_results = []
@@ -134,6 +135,12 @@ def run_evaluation(cfg) -> int:
             )
         )
     comparison = compare_models(all_results, out_dir / "comparison") if len(all_results) > 1 else None
+    report = None
+    if comparison:
+        from reidfw.evaluation.findings import findings_report, write_report
+
+        report = findings_report(all_results, to_plain(cfg.findings))
+        comparison["files"] += [str(p) for p in write_report(report, comparison["out_dir"])]
 
     run_ids = [None] * len(all_results)
     if cfg.mlflow.enabled:
@@ -153,6 +160,9 @@ def run_evaluation(cfg) -> int:
         if rid:
             print(f"  MLflow run: {rid}")
     if comparison:
+        from reidfw.evaluation.findings import to_terminal
+
         print(comparison_table(all_results))
-        print(f"side-by-side figures: {Path(comparison['out_dir']).resolve()}")
+        print(to_terminal(report))
+        print(f"side-by-side figures and the findings report (findings.md): {Path(comparison['out_dir']).resolve()}")
     return 0

@@ -8,10 +8,13 @@ without a tracking store.
 
 Layout of ``out_dir``::
 
-    study/<factor>_{mean,std,count}.csv, study/study.json
-    study/heatmaps/<factor>.png
-    market/retrieval.json, market/verification.json, market/roc.png, market/pr.png
-    results.json          settings, spec and the flat metrics
+    study/<factor>_{mean,std,count,z}.csv, study/study.json (with intervals, impostor stats)
+    study/heatmaps/<factor>.png      raw cosine (the paper's look) beside impostor z
+    market/retrieval.json, market/verification.json, market/collapse.json, market/roc.png, market/pr.png
+    results.json          settings, spec, the collapse check and the flat metrics
+
+The retrieval set is embedded first: it gives the collapse check and, when the study names
+no impostors of its own, the pooled impostor distribution the study is calibrated with.
 """
 from __future__ import annotations
 
@@ -25,10 +28,13 @@ from typing import Sequence
 import numpy as np
 import torch.nn as nn
 
+from reidfw.data.formats.market import DISTRACTOR_PID
+from reidfw.evaluation.calibration import pooled_impostors
+from reidfw.evaluation.collapse import CollapseCheck, collapse_check
 from reidfw.evaluation.embed import Embedder
 from reidfw.evaluation.heatmap import plot_heatmap, plot_heatmaps_side_by_side
 from reidfw.evaluation.retrieval import evaluate_retrieval
-from reidfw.evaluation.study import FactorMatrix, metric_key, run_study, write_study_outputs
+from reidfw.evaluation.study import FactorMatrix, has_study_impostors, metric_key, run_study, write_study_outputs
 from reidfw.evaluation.verification import gallery_pairs, plot_pr, plot_roc, query_gallery_pairs, scalar_metrics, verification_metrics
 
 # The retrieval numbers that become MLflow metrics (retrieval/<key>).
@@ -100,14 +106,26 @@ def evaluate_model(
     }
     results: dict = {"model": name, "spec": spec, "out_dir": str(out_dir), "settings": settings, "metrics": {},
                      "figures": [], "files": [], "timing": {}, "study": None, "study_result": None,
-                     "retrieval": None, "verification": None}
+                     "retrieval": None, "verification": None, "collapse": None}
+
+    market = None
+    if market_root is not None:
+        t0 = time.perf_counter()
+        market = _market(embedder, market_root, name, out_dir / "market", topk, use_faiss, verification_pairs,
+                         max_negatives, results)
+        results["timing"]["market_s"] = time.perf_counter() - t0
 
     if study_root is not None:
         from reidfw.data.formats.study_manifest import read_manifest
 
         t0 = time.perf_counter()
         manifest = read_manifest(study_root)
-        study = run_study(manifest, lambda imgs: embedder.embed(imgs, mask_background=mask_background))
+        source = None  # the study's own impostors when it has them (run_study decides)
+        if not has_study_impostors(manifest) and market is not None:
+            feats, pids = market
+            source = pooled_impostors(feats, pids, f"the retrieval set {market_root} (different-identity pairs, "
+                                      "pooled: the study names no impostors)")
+        study = run_study(manifest, lambda imgs: embedder.embed(imgs, mask_background=mask_background), source)
         sdir = out_dir / "study"
         results["files"] += [str(p) for p in write_study_outputs(study, sdir)]
         for m in study.matrices:
@@ -116,43 +134,68 @@ def evaluate_model(
         results["study_result"] = study
         results["metrics"].update(study.metrics())
         settings["study_name"] = manifest.name
+        settings["impostors"] = study.impostors.description
         results["timing"]["study_s"] = time.perf_counter() - t0
 
-    if market_root is not None:
-        from reidfw.data.formats.market import read_market_split
-
-        t0 = time.perf_counter()
-        query = read_market_split(market_root, "query")
-        gallery = read_market_split(market_root, "gallery")
-        if not query or not gallery:
-            raise ValueError(f"{market_root}: query/ has {len(query)} and bounding_box_test/ {len(gallery)} images; both need some")
-        qf, gf = embedder.embed(query), embedder.embed(gallery)
-        q_pids, q_cams = np.array([i.pid for i in query]), np.array([i.camera for i in query])
-        g_pids, g_cams = np.array([i.pid for i in gallery]), np.array([i.camera for i in gallery])
-        t1 = time.perf_counter()
-        ret = evaluate_retrieval(qf, q_pids, q_cams, gf, g_pids, g_cams, topk=topk, use_faiss=use_faiss)
-        if verification_pairs == "gallery":
-            scores, labels = gallery_pairs(gf, g_pids, g_cams, max_negatives=max_negatives)
-        else:
-            scores, labels = query_gallery_pairs(qf, q_pids, q_cams, gf, g_pids, g_cams, max_negatives=max_negatives)
-        ver = verification_metrics(scores, labels)
-        mdir = out_dir / "market"
-        mdir.mkdir(parents=True, exist_ok=True)
-        (mdir / "retrieval.json").write_text(json.dumps(ret, indent=1))
-        (mdir / "verification.json").write_text(json.dumps(_json_safe(ver), indent=1))
-        results["files"] += [str(mdir / "retrieval.json"), str(mdir / "verification.json")]
-        results["figures"].append(str(plot_roc([(name, ver)], mdir / "roc.png")))
-        results["figures"].append(str(plot_pr([(name, ver)], mdir / "pr.png")))
-        results["retrieval"], results["verification"] = ret, ver
-        results["metrics"].update({f"retrieval/{k}": float(ret[k]) for k in RETRIEVAL_KEYS})
-        results["metrics"].update({f"verification/{k}": v for k, v in scalar_metrics(ver).items()})
-        results["timing"]["market_embed_s"] = t1 - t0
-        results["timing"]["market_metrics_s"] = time.perf_counter() - t1
+    check = results.get("collapse")
+    if check is None and results.get("study_result") is not None and results["study_result"].impostors.kind == "study":
+        # no retrieval set: the study's impostors are many different people too
+        results["collapse"] = check = _study_collapse(results["study_result"], embedder, study_root, mask_background)
+    if check is not None:
+        results["metrics"].update(check.metrics())
 
     res_json = out_dir / "results.json"
-    res_json.write_text(json.dumps(_json_safe({k: v for k, v in results.items() if k not in ("study_result", "verification", "study")}), indent=1))
+    keep = {k: v for k, v in results.items() if k not in ("study_result", "verification", "study", "collapse")}
+    keep["collapse"] = results["collapse"].to_json() if results.get("collapse") is not None else None
+    res_json.write_text(json.dumps(_json_safe(keep), indent=1))
     results["files"].append(str(res_json))
     return results
+
+
+def _market(embedder, market_root, name, mdir: Path, topk, use_faiss, verification_pairs, max_negatives, results):
+    """Retrieval, verification and the collapse check on a Market-layout set; returns (features, pids)."""
+    from reidfw.data.formats.market import read_market_split
+
+    query = read_market_split(market_root, "query")
+    gallery = read_market_split(market_root, "gallery")
+    if not query or not gallery:
+        raise ValueError(f"{market_root}: query/ has {len(query)} and bounding_box_test/ {len(gallery)} images; both need some")
+    qf, gf = embedder.embed(query), embedder.embed(gallery)
+    q_pids, q_cams = np.array([i.pid for i in query]), np.array([i.camera for i in query])
+    g_pids, g_cams = np.array([i.pid for i in gallery]), np.array([i.camera for i in gallery])
+    ret = evaluate_retrieval(qf, q_pids, q_cams, gf, g_pids, g_cams, topk=topk, use_faiss=use_faiss)
+    if verification_pairs == "gallery":
+        scores, labels = gallery_pairs(gf, g_pids, g_cams, max_negatives=max_negatives)
+    else:
+        scores, labels = query_gallery_pairs(qf, q_pids, q_cams, gf, g_pids, g_cams, max_negatives=max_negatives)
+    ver = verification_metrics(scores, labels)
+    feats, pids = np.concatenate([qf, gf]), np.concatenate([q_pids, g_pids])
+    pids = np.where(pids == DISTRACTOR_PID, -2 - np.arange(len(pids)), pids)  # each distractor is its own person
+    check = collapse_check(feats, pids)
+    mdir.mkdir(parents=True, exist_ok=True)
+    (mdir / "retrieval.json").write_text(json.dumps(ret, indent=1))
+    (mdir / "verification.json").write_text(json.dumps(_json_safe(ver), indent=1))
+    (mdir / "collapse.json").write_text(json.dumps(check.to_json(), indent=1))
+    results["files"] += [str(mdir / f) for f in ("retrieval.json", "verification.json", "collapse.json")]
+    results["figures"].append(str(plot_roc([(name, ver)], mdir / "roc.png")))
+    results["figures"].append(str(plot_pr([(name, ver)], mdir / "pr.png")))
+    results["retrieval"], results["verification"], results["collapse"] = ret, ver, check
+    results["metrics"].update({f"retrieval/{k}": float(ret[k]) for k in RETRIEVAL_KEYS})
+    results["metrics"].update({f"verification/{k}": v for k, v in scalar_metrics(ver).items()})
+    return feats, pids
+
+
+def _study_collapse(study, embedder, study_root, mask_background) -> CollapseCheck:
+    from reidfw.data.formats.study_manifest import read_manifest
+
+    people = {}
+    for f in read_manifest(study_root).factors:
+        for c in f.conditions:
+            people.setdefault("study-subject", c.images[0])
+            for i in c.impostors:
+                people.setdefault(i.identity, i)
+    feats = embedder.embed(list(people.values()), mask_background=mask_background)
+    return collapse_check(feats, np.arange(len(feats)))
 
 
 def _json_safe(x):
@@ -189,6 +232,8 @@ def compare_models(results: Sequence[dict], out_dir: str | Path) -> dict:
                 if ms:
                     pairs.append((name, ms[0]))
             figures.append(str(plot_heatmaps_side_by_side(pairs, out_dir / "heatmaps" / f"{_file_stem(f)}.png")))
+            if all(m.z is not None for _, m in pairs):
+                figures.append(str(plot_heatmaps_side_by_side(pairs, out_dir / "heatmaps" / f"{_file_stem(f)}_z.png", "z")))
     vers = [(r["model"], r["verification"]) for r in results if r.get("verification") is not None]
     if vers:
         figures.append(str(plot_roc(vers, out_dir / "roc.png")))
@@ -206,62 +251,3 @@ def compare_models(results: Sequence[dict], out_dir: str | Path) -> dict:
 
 def _fmt(v) -> str:
     return "" if v is None else ("nan" if not math.isfinite(v) else f"{v:.6f}")
-
-
-def summary_table(results: dict) -> str:
-    """A few lines for the terminal: robustness per factor, mAP, rank-1, TAR@FAR=1e-3."""
-    m = results["metrics"]
-    lines = [f"== {results['model']} =="]
-    if results.get("study_result") is not None:
-        w = max(len("factor"), *(len(fm.factor) for fm in results["study_result"].matrices))
-        lines.append(f"  {'factor':<{w}} {'within':>7} {'across':>7} {'robustness':>10}")
-        for fm in results["study_result"].matrices:
-            k = metric_key(fm.factor)
-            lines.append(
-                f"  {fm.factor:<{w}} {m[f'study/{k}/within_mean']:>7.3f} {m[f'study/{k}/across_mean']:>7.3f} "
-                f"{m[f'study/{k}/robustness']:>10.3f}"
-            )
-    if results.get("retrieval") is not None:
-        lines.append(
-            f"  retrieval: mAP {m['retrieval/mAP']:.3f}  rank-1 {m['retrieval/rank1']:.3f}  "
-            f"mINP {m['retrieval/mINP']:.3f}  TAR@FAR=1e-3 {m.get('verification/tar_at_far_0.001', float('nan')):.3f}"
-            + (f"  ({int(m['retrieval/skipped_queries'])} queries without a match skipped)" if m["retrieval/skipped_queries"] else "")
-        )
-    lines.append(f"  figures: {Path(results['out_dir']).resolve()}")
-    return "\n".join(lines)
-
-
-_COMPARED = [
-    ("mAP", "retrieval/mAP"),
-    ("rank-1", "retrieval/rank1"),
-    ("mINP", "retrieval/mINP"),
-    ("TAR@FAR=1e-3", "verification/tar_at_far_0.001"),
-    ("TAR@FAR=1e-2", "verification/tar_at_far_0.01"),
-    ("precision@recall=0.5", "verification/precision_at_recall_0.5"),
-    ("precision@recall=0.9", "verification/precision_at_recall_0.9"),
-]
-
-
-def comparison_table(results: Sequence[dict]) -> str:
-    """Models side by side: robustness (across / within) per factor, then retrieval and verification."""
-    names = [r["model"] for r in results]
-    rows: list[tuple[str, list[float | None]]] = []
-    factors: list[str] = []
-    for r in results:
-        st = r.get("study_result")
-        for fm in st.matrices if st is not None else []:
-            if fm.factor not in factors:
-                factors.append(fm.factor)
-    for f in factors:
-        k = f"study/{metric_key(f)}/robustness"
-        rows.append((f"robustness {f}", [r["metrics"].get(k) for r in results]))
-    for label, k in _COMPARED:
-        if any(k in r["metrics"] for r in results):
-            rows.append((label, [r["metrics"].get(k) for r in results]))
-    w = max(len(label) for label, _ in rows) if rows else 10
-    cw = max(8, *(len(n) for n in names))
-    lines = ["== comparison ==", f"  {'':<{w}} " + " ".join(f"{n:>{cw}}" for n in names)]
-    for label, vals in rows:
-        cells = " ".join(f"{'n/a':>{cw}}" if v is None or not math.isfinite(v) else f"{v:>{cw}.3f}" for v in vals)
-        lines.append(f"  {label:<{w}} {cells}")
-    return "\n".join(lines)

@@ -30,7 +30,7 @@ import logging
 
 import numpy as np
 
-JUNK_PID = -1
+from reidfw.data.formats.market import JUNK_PID
 # faiss' GPU k-selection is limited to k <= 2048; larger searches stay on the CPU.
 _FAISS_GPU_MAX_K = 2048
 # Deeper than this, a full numpy sort beats faiss' per-query heap (see evaluate_retrieval).

@@ -7,11 +7,19 @@ one image has no distinct pair: its diagonal is NaN and a warning says so.
 ``std`` is the population standard deviation over the same pairs, ``count``
 the number of pairs behind each cell.
 
+Every cell is also read against the model's impostor distribution (the impostor z-score,
+:mod:`reidfw.evaluation.calibration`), and every cell and summary number carries a 95 %
+bootstrap interval.
+
 Summary metrics use stable names so MLflow can compare runs:
 ``study/<factor>/to_standard/<condition>`` (row of the standard condition),
 ``study/<factor>/within_mean`` (mean of the diagonal), ``study/<factor>/across_mean``
 (mean of the off-diagonal cells) and ``study/<factor>/robustness`` = across / within:
-1 means changing the factor moves the similarity no more than posture wobble does.
+1 means changing the factor moves the similarity no more than posture wobble does. Under
+``study_z/`` the calibrated numbers: ``within_mean``, ``across_mean`` and ``to_standard/<c>``
+in impostor z, and ``robustness`` = the share of strangers the person still beats where the
+factor changes (0.5 = chance, 1 = all; see calibration.py for why it is not a ratio).
+``<name>_ci95_low`` / ``_ci95_high`` give the interval of robustness and to_standard values.
 """
 from __future__ import annotations
 
@@ -26,7 +34,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from reidfw.data.formats.study_manifest import StudyManifest
+from reidfw.data.formats.study_manifest import StudyCondition, StudyManifest
+from reidfw.evaluation.calibration import BOOTSTRAP, FactorCalibration, ImpostorSource, calibrate_factor, interval, summary
 
 
 @dataclass
@@ -41,9 +50,16 @@ class FactorMatrix:
     mean: np.ndarray  # (K, K) float64, NaN where a cell has no pair
     std: np.ndarray  # (K, K)
     count: np.ndarray  # (K, K) int64, number of pairs
+    calibration: FactorCalibration | None = None
+
+    @property
+    def z(self) -> np.ndarray | None:
+        """(K, K) impostor z-scores, or None without an impostor distribution."""
+        cal = self.calibration
+        return cal.z[0] if cal is not None and cal.z is not None else None
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "factor": self.factor,
             "title": self.title,
             "standard": self.standard,
@@ -53,6 +69,16 @@ class FactorMatrix:
             "std": _nan_to_none(self.std),
             "count": self.count.tolist(),
         }
+        cal = self.calibration
+        if cal is not None:
+            lo, hi = cal.interval(cal.mean)
+            out.update(mean_ci95_low=_nan_to_none(lo), mean_ci95_high=_nan_to_none(hi))
+            if cal.z is not None:
+                lo, hi = cal.interval(cal.z)
+                out.update(z=_nan_to_none(cal.z[0]), z_ci95_low=_nan_to_none(lo), z_ci95_high=_nan_to_none(hi),
+                           strangers_beaten=_nan_to_none(cal.beaten[0]),
+                           impostor_mean=_nan_to_none(cal.imp_mean), impostor_std=_nan_to_none(cal.imp_std))
+        return out
 
 
 def _nan_to_none(a: np.ndarray) -> list:
@@ -117,55 +143,125 @@ def factor_summary(m: FactorMatrix) -> dict[str, float]:
     return out
 
 
+def factor_replicates(m: FactorMatrix) -> dict[str, np.ndarray]:
+    """Bootstrap replicates (row 0 = observed) of every summary number of one factor, both scales."""
+    cal = m.calibration
+    if cal is None:
+        return {}
+    f = metric_key(m.factor)
+    s = m.condition_ids.index(m.standard)
+    out = {}
+    for scale, numbers in summary(cal, s).items():
+        prefix = "study" if scale == "raw" else "study_z"
+        for name, values in numbers.items():
+            if name.startswith("to_standard/"):
+                name = f"to_standard/{metric_key(m.condition_ids[int(name.split('/')[1])])}"
+            out[f"{prefix}/{f}/{name}"] = values
+    return out
+
+
 @dataclass
 class StudyResult:
     study: str
     matrices: list[FactorMatrix]
+    impostors: ImpostorSource | None = None
+
+    @property
+    def replicates(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for m in self.matrices:
+            out.update(factor_replicates(m))
+        return out
 
     def metrics(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for m in self.matrices:
             out.update(factor_summary(m))
+        for name, values in self.replicates.items():
+            if name.startswith("study_z/"):
+                out[name] = float(values[0])
+            if "/robustness" in name or "/to_standard/" in name:
+                out[f"{name}_ci95_low"], out[f"{name}_ci95_high"] = interval(values)
         return out
 
     def to_json(self) -> dict:
-        return {"study": self.study, "factors": [m.to_json() for m in self.matrices], "metrics": _finite_or_none(self.metrics())}
+        src = self.impostors
+        return {"study": self.study, "impostors": None if src is None else {"kind": src.kind, "description": src.description},
+                "factors": [m.to_json() for m in self.matrices], "metrics": _finite_or_none(self.metrics())}
 
 
 def _finite_or_none(d: dict[str, float]) -> dict:
     return {k: (v if math.isfinite(v) else None) for k, v in d.items()}
 
 
-def run_study(manifest: StudyManifest, embed: Callable[[list], np.ndarray]) -> StudyResult:
-    """Embed every image of the study once and build each factor's matrix.
+def has_study_impostors(manifest: StudyManifest) -> bool:
+    """Whether every condition names impostor images (then every cell has its own impostor distribution)."""
+    return all(c.impostors for f in manifest.factors for c in f.conditions)
+
+
+def _impostor_order(conditions: list[StudyCondition], factor: str) -> list[str]:
+    """The impostor people every condition of a factor has, in one order (their images are paired by it)."""
+    sets = [{i.identity for i in c.impostors} for c in conditions]
+    common = sorted(set.intersection(*sets))
+    if len(common) < max(len(s) for s in sets):
+        warnings.warn(f"factor {factor!r}: only {len(common)} impostor people appear under every condition; "
+                      "the others are left out of its calibration", stacklevel=3)
+    if len(common) < 2:
+        raise ValueError(f"factor {factor!r}: fewer than 2 impostor people appear under every condition; "
+                         "give each condition the same impostors (manifest 'impostors' with 'identity')")
+    return common
+
+
+def run_study(
+    manifest: StudyManifest,
+    embed: Callable[[list], np.ndarray],
+    impostors: ImpostorSource | None = None,
+    replicates: int = BOOTSTRAP,
+    seed: int = 0,
+) -> StudyResult:
+    """Embed every image of the study once and build each factor's matrix, calibrated.
 
     ``embed(list_of_StudyImage) -> (N, D)`` L2-normalised features (e.g.
     ``lambda imgs: embedder.embed(imgs, mask_background=True)``). Images shared
     by several factors (the standard condition often is) are embedded once.
+    ``impostors``: where the impostor distribution comes from; None = the study's own
+    impostors when every condition has them, else no calibration. The bootstrap is seeded
+    per factor, so two models evaluated on one study draw the same resamples.
     """
+    if impostors is None:
+        impostors = (ImpostorSource("study", "the study's own impostors, condition-matched")
+                     if has_study_impostors(manifest) else ImpostorSource("none", "no impostor distribution"))
     unique: dict[tuple, int] = {}
     images = []
-    for f in manifest.factors:
-        for c in f.conditions:
-            for img in c.images:
-                key = (str(img.path), tuple(img.box) if img.box is not None else None, str(img.mask))
-                if key not in unique:
-                    unique[key] = len(images)
-                    images.append(img)
+
+    def index(img) -> int:
+        key = (str(img.path), tuple(img.box) if img.box is not None else None, str(img.mask))
+        if key not in unique:
+            unique[key] = len(images)
+            images.append(img)
+        return unique[key]
+
+    rows = {f.name: [[index(i) for i in c.images] for c in f.conditions] for f in manifest.factors}
+    imp_rows = {}
+    if impostors.kind == "study":
+        for f in manifest.factors:
+            order = _impostor_order(f.conditions, f.name)
+            imp_rows[f.name] = [[index({i.identity: i for i in c.impostors}[p]) for p in order] for c in f.conditions]
+        n_people = len({i.identity for f in manifest.factors for c in f.conditions for i in c.impostors})
+        impostors = ImpostorSource("study", f"the study's own {n_people} impostor people, condition-matched")
     feats = embed(images)
     if len(feats) != len(images):
         raise RuntimeError(f"embed returned {len(feats)} features for {len(images)} images")
     matrices = []
-    for f in manifest.factors:
-        groups, ids, labels = [], [], []
-        for c in f.conditions:
-            idx = [unique[(str(i.path), tuple(i.box) if i.box is not None else None, str(i.mask))] for i in c.images]
-            groups.append(feats[idx])
-            ids.append(c.id)
-            labels.append(c.label)
+    for fi, f in enumerate(manifest.factors):
+        ids, labels = [c.id for c in f.conditions], [c.label for c in f.conditions]
+        groups = [feats[idx] for idx in rows[f.name]]
         mean, std, count = condition_matrix(groups, [f"{f.name}/{cid}" for cid in ids])
-        matrices.append(FactorMatrix(f.name, f.title, f.standard, ids, labels, mean, std, count))
-    return StudyResult(manifest.name, matrices)
+        imps = [feats[idx] for idx in imp_rows[f.name]] if f.name in imp_rows else None
+        rng = np.random.default_rng([seed, fi])
+        cal = calibrate_factor(groups, imps, impostors, rng, replicates)
+        matrices.append(FactorMatrix(f.name, f.title, f.standard, ids, labels, mean, std, count, cal))
+    return StudyResult(manifest.name, matrices, impostors)
 
 
 def write_matrix_csv(path: str | Path, m: FactorMatrix, values: np.ndarray, fmt: str = "{:.6f}") -> Path:
@@ -190,6 +286,9 @@ def write_study_outputs(result: StudyResult, out_dir: str | Path) -> list[Path]:
         files.append(write_matrix_csv(out_dir / f"{stem}_mean.csv", m, m.mean))
         files.append(write_matrix_csv(out_dir / f"{stem}_std.csv", m, m.std))
         files.append(write_matrix_csv(out_dir / f"{stem}_count.csv", m, m.count, fmt="{:d}"))
+        if m.z is not None:
+            files.append(write_matrix_csv(out_dir / f"{stem}_z.csv", m, m.z))
+            files.append(write_matrix_csv(out_dir / f"{stem}_strangers_beaten.csv", m, m.calibration.beaten[0]))
     js = out_dir / "study.json"
     js.write_text(json.dumps(result.to_json(), indent=1))
     files.append(js)

@@ -27,7 +27,8 @@ from typing import Sequence
 
 import numpy as np
 
-JUNK_PID = -1
+from reidfw.data.formats.market import DISTRACTOR_PID, JUNK_PID
+
 FARS = (1e-3, 1e-2)
 RECALLS = (0.5, 0.9)
 _CURVE_POINTS = 1000
@@ -45,6 +46,8 @@ def gallery_pairs(
     Positives: all same-pid pairs (in different cameras when ``cams`` is given —
     a same-camera pair is tracking, not Re-ID). Negatives: all different-pid
     pairs, or a uniform sample of ``max_negatives`` when there are more.
+    Distractors (pid 0) are people who match nothing: two of them are two different people,
+    a negative pair, never a genuine one.
     """
     feats = np.asarray(feats, np.float32)
     pids = np.asarray(pids, np.int64)
@@ -52,7 +55,7 @@ def gallery_pairs(
     feats, pids = feats[keep], pids[keep]
     cams = np.asarray(cams, np.int64)[keep] if cams is not None else np.zeros(len(pids), np.int64)
     pos = []
-    for p in np.unique(pids):
+    for p in np.unique(pids[pids != DISTRACTOR_PID]):
         idx = np.flatnonzero(pids == p)
         if len(idx) < 2:
             continue
@@ -63,20 +66,21 @@ def gallery_pairs(
     pos_scores = np.concatenate(pos) if pos else np.zeros(0, np.float32)
     n = len(pids)
     n_pairs = n * (n - 1) // 2
+    distractor = pids == DISTRACTOR_PID
     if n_pairs - len(pos_scores) <= max_negatives:
         neg = []
         for s in range(0, n, 512):
             sims = feats[s : s + 512] @ feats.T
             rows = np.arange(s, min(s + 512, n))[:, None]
             cols = np.arange(n)[None, :]
-            mask = (cols > rows) & (pids[rows] != pids[cols])
+            mask = (cols > rows) & ((pids[rows] != pids[cols]) | distractor[rows])
             neg.append(sims[mask])
         neg_scores = np.concatenate(neg) if neg else np.zeros(0, np.float32)
     else:
         rng = np.random.default_rng(seed)
         i = rng.integers(0, n, size=2 * max_negatives)
         j = rng.integers(0, n, size=2 * max_negatives)
-        ok = pids[i] != pids[j]
+        ok = (pids[i] != pids[j]) | (distractor[i] & (i != j))
         i, j = i[ok][:max_negatives], j[ok][:max_negatives]
         neg_scores = np.einsum("nd,nd->n", feats[i], feats[j])
     return _join(pos_scores, neg_scores)
@@ -100,7 +104,7 @@ def query_gallery_pairs(
         sims = qf[s : s + 256] @ gf.T
         qp, qc = q_pids[s : s + 256, None], q_cams[s : s + 256, None]
         valid = (g_pids[None] != JUNK_PID) & ~((g_pids[None] == qp) & (g_cams[None] == qc))
-        same = g_pids[None] == qp
+        same = (g_pids[None] == qp) & (qp != DISTRACTOR_PID)  # a distractor matches nothing
         pos.append(sims[valid & same])
         negmask = valid & ~same
         if keep_prob < 1.0:  # Bernoulli thinning keeps the sample uniform over all negative pairs

@@ -29,13 +29,16 @@ def info_nce(
         )
     if tau <= 0:
         raise ValueError(f"temperature tau must be > 0, got {tau} (the recipe: conf/loss/moco.yaml).")
-    k_pos, queue = k_pos.detach(), queue.detach()
-    l_pos = (q * k_pos.to(q.dtype)).sum(dim=1, keepdim=True)  # (B, 1)
-    l_neg = q @ queue.to(q.dtype).t()  # (B, K)
-    logits = torch.cat([l_pos, l_neg], dim=1) / tau
-    labels = torch.zeros(q.shape[0], dtype=torch.long, device=q.device)
-    # CE in fp32: with τ = 0.07 logits reach ±14 and fp16 log-sum-exp over 65k columns is lossy.
-    return F.cross_entropy(logits.float(), labels), logits, labels
+    # Everything in fp32, even under bf16/fp16 autocast: bf16 keeps 8 bits of mantissa, so a dot
+    # product of unit vectors is off by ~4e-3, i.e. ~0.06 in a logit at tau = 0.07 -- as large as
+    # the differences between hard negatives that the loss is meant to learn from.
+    with torch.autocast(device_type=q.device.type, enabled=False):
+        q32, k32, queue32 = q.float(), k_pos.detach().float(), queue.detach().float()
+        l_pos = (q32 * k32).sum(dim=1, keepdim=True)  # (B, 1)
+        l_neg = q32 @ queue32.t()  # (B, K)
+        logits = torch.cat([l_pos, l_neg], dim=1) / tau
+        labels = torch.zeros(q.shape[0], dtype=torch.long, device=q.device)
+        return F.cross_entropy(logits, labels), logits, labels
 
 
 class MoCoQueue(nn.Module):

@@ -35,7 +35,7 @@ from reidfw.models import build_backbone, default_input_spec
 
 log = logging.getLogger(__name__)
 
-OPTIMIZER_KEYS = {"name", "lr", "weight_decay", "momentum", "nesterov", "betas"}
+OPTIMIZER_KEYS = {"name", "lr", "ref_batch_size", "weight_decay", "momentum", "nesterov", "betas"}
 OPTIMIZER_REQUIRED = {"sgd": {"lr", "weight_decay", "momentum"}, "adamw": {"lr", "weight_decay"}}
 # Keys a schedule may leave out (they only matter for some schedules); the schedule itself is the recipe's.
 SCHEDULER_DEFAULTS: dict[str, Any] = {"name": "none", "warmup_epochs": 0.0, "min_lr_ratio": 0.0, "milestones": [], "gamma": 0.1}
@@ -150,16 +150,32 @@ class ReIDMethod(pl.LightningModule):
         """Parameters the optimizer updates (frozen ones, e.g. MoCo's key encoder, are left out)."""
         return [p for p in self.parameters() if p.requires_grad]
 
+    def global_batch_size(self) -> int | None:
+        """Images per optimizer step over all devices, from the train loader (None before fit)."""
+        if self._trainer is None:
+            return None
+        loader = self.trainer.train_dataloader
+        size = getattr(loader, "batch_size", None) or getattr(getattr(loader, "batch_sampler", None), "batch_size", None)
+        return int(size) * self.trainer.world_size * self.trainer.accumulate_grad_batches if size else None
+
+    def effective_lr(self) -> float:
+        """``optimizer.lr`` scaled linearly to the real batch when the recipe names the batch it was
+        set for (``ref_batch_size``: MoCo v2's 0.03 is for 256 images, insightface's 0.1 for 512)."""
+        o = self.hparams.optimizer
+        ref, batch = o.get("ref_batch_size"), self.global_batch_size()
+        return float(o["lr"]) * batch / float(ref) if ref and batch else float(o["lr"])
+
     def configure_optimizers(self):
         o = self.hparams.optimizer
         params = self.trainable_parameters()
+        lr = self.effective_lr()
         if o["name"] == "sgd":
             opt = torch.optim.SGD(
-                params, lr=o["lr"], momentum=o["momentum"], weight_decay=o["weight_decay"],
+                params, lr=lr, momentum=o["momentum"], weight_decay=o["weight_decay"],
                 nesterov=bool(o.get("nesterov", False)),
             )
         else:  # momentum does not apply to AdamW and is ignored, so one config can switch optimizers
-            opt = torch.optim.AdamW(params, lr=o["lr"], weight_decay=o["weight_decay"], betas=tuple(o.get("betas", (0.9, 0.999))))
+            opt = torch.optim.AdamW(params, lr=lr, weight_decay=o["weight_decay"], betas=tuple(o.get("betas", (0.9, 0.999))))
         sched = self.hparams.scheduler
         total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else 1
         max_epochs = self.trainer.max_epochs if self._trainer is not None else None
@@ -259,6 +275,12 @@ class ReIDMethod(pl.LightningModule):
         pid, cam = g["pid"].cpu().numpy(), g["camid"].cpu().numpy()
         qm, gm = q.cpu().numpy(), gal.cpu().numpy()
         metrics = evaluate_retrieval(feat[qm], pid[qm], cam[qm], feat[gm], pid[gm], cam[gm])
+        # Is the embedding collapsing? (different people scoring high; see reidfw.evaluation.collapse)
+        from reidfw.evaluation.collapse import collapse_check
+
+        people = np.where(pid == 0, -2 - np.arange(len(pid)), pid)  # every distractor is a person of their own
+        check = collapse_check(feat, people)
+        metrics.update(impostor_mean=check.impostor_mean, impostor_p99=check.impostor_p99, effective_rank=check.effective_rank)
         # Every rank computed the same numbers from the same gathered data: no further sync.
         # Besides the metrics, log the evaluator's numeric extras (num_queries, skipped_queries, ...).
         for name, value in metrics.items():

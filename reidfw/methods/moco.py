@@ -17,11 +17,12 @@ batch statistics and the network can match them through that channel.
 - Under DDP (world size > 1): shuffle BN as in MoCo — gather the key inputs of all
   processes, permute them with a permutation broadcast from rank 0, run the key encoder
   on this process's shard of the permuted batch, gather the keys and undo the permutation.
-- On a single device: the key encoder's BN layers are SplitBatchNorm with
-  ``split_bn_groups`` groups (emulating that many GPUs), and the key batch is randomly
-  permuted before the forward pass and restored after it, so key sub-batches do not follow
-  the loader's order (a P×K sampler would otherwise put one identity in one group).
-  Queries keep plain BN over the whole batch.
+- On a single device: the BN layers of *both* encoders are SplitBatchNorm with
+  ``split_bn_groups`` groups, emulating that many GPUs as MoCo's own single-GPU recipe does
+  (each emulated GPU normalises its own queries and, after the shuffle, someone else's keys),
+  and the key batch is randomly permuted before the forward pass and restored after it, so
+  key sub-batches do not follow the loader's order (a P×K sampler would otherwise put one
+  identity in one group). With one group there is nothing to shuffle between: a warning says so.
 """
 from __future__ import annotations
 
@@ -70,11 +71,12 @@ class MoCoMethod(ReIDMethod):
     ):
         super().__init__(backbone, optimizer, input, scheduler)
         self.head_q = projection_head(self.embed_dim, proj_hidden, proj_dim)
+        if shuffle_bn and split_bn_groups > 1:
+            # Same parameter/buffer names as nn.BatchNorm: the EMA pairing, export and checkpoints are
+            # unaffected, and in eval mode (validation, export) a SplitBatchNorm is exactly a BatchNorm.
+            self.backbone = convert_split_bn(self.backbone, split_bn_groups)
         self.backbone_k = copy.deepcopy(self.backbone)
         self.head_k = copy.deepcopy(self.head_q)
-        if shuffle_bn and split_bn_groups > 1:
-            # Same parameter/buffer names as nn.BatchNorm: the EMA pairing and checkpoints are unaffected.
-            self.backbone_k = convert_split_bn(self.backbone_k, split_bn_groups)
         for p in self._key_params():  # after the conversion, which creates new BN parameters
             p.requires_grad_(False)
         self.queue = MoCoQueue(proj_dim, queue_size)
@@ -147,7 +149,18 @@ class MoCoMethod(ReIDMethod):
     # ----- training --------------------------------------------------------------------------------
     def on_fit_start(self) -> None:
         # Under DDP shuffle BN replaces split BN (each process's BN already sees one shard).
-        set_num_splits(self.backbone_k, 1 if D.world_size() > 1 else self.hparams.split_bn_groups)
+        groups = 1 if D.world_size() > 1 else self.hparams.split_bn_groups
+        set_num_splits(self.backbone, groups)
+        set_num_splits(self.backbone_k, groups)
+        if self.hparams.shuffle_bn and D.world_size() == 1 and self.hparams.split_bn_groups < 2:
+            msg = (
+                "MoCo: shuffle_bn is on but split_bn_groups=1 on a single device: every key is normalised with the "
+                "statistics of the whole batch, its own query's included, so BN can leak which key is the positive "
+                "and nothing is shuffled. Set loss.split_bn_groups to batch_size / 16 or more groups (>= 2), "
+                "or train on several devices."
+            )
+            warnings.warn(msg, stacklevel=2)
+            log.warning(msg)
         if self.hparams.shuffle_bn and any(isinstance(m, nn.SyncBatchNorm) for m in self.backbone_k.modules()):
             warnings.warn(
                 "MoCo: the key encoder has SyncBatchNorm (Trainer(sync_batchnorm=True)), which shares statistics "

@@ -48,6 +48,9 @@ class ReidResNet(ResNet):
                 f"got {last_stride!r}."
             )
         # num_classes=0: no ``fc`` parameters, so the state dict is exactly the torchvision trunk.
+        # zero_init_last=False: timm zero-initialises each block's last BN scale by default, which
+        # torchvision, MoCo and LUPerson do not; a MoCo from scratch starts as they do.
+        resnet_kwargs.setdefault("zero_init_last", False)
         super().__init__(block, tuple(layers), num_classes=0, **resnet_kwargs)
         if last_stride == 1:
             _unstride_first_block(self.layer4)

@@ -26,8 +26,8 @@ from reidfw.synthetic.render import DEFAULT_CROP_HEIGHT
 # CLI option -> generator keyword, per kind (only the options that kind understands).
 KIND_OPTIONS = {
     "tracks": ["identities", "per_identity", "cameras"],
-    "unlabeled": ["count"],
-    "study": ["per_condition", "margin"],
+    "unlabeled": ["count", "people_per_scene"],
+    "study": ["per_condition", "impostors", "margin"],
     "market": ["identities", "per_identity", "cameras", "distractors", "junk"],
 }
 

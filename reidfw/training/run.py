@@ -43,6 +43,7 @@ class TrainResult:
     best_score: float | None
     monitor: str
     output_dir: str
+    collapse: str | None = None  # the last validation's collapse check, in words
 
 
 def input_spec_from_config(cfg: DictConfig) -> InputSpec:
@@ -153,6 +154,7 @@ def train(cfg: DictConfig) -> TrainResult:
             mlf.experiment.log_artifacts(run_id, exported, "model")
     score = checkpoint.best_model_score
     result = TrainResult(
+        collapse=_collapse_message(trainer, cfg.loss.method),
         run_id=run_id,
         experiment_name=logger_cfg.experiment_name,
         tracking_uri=mlflow.get_tracking_uri(),
@@ -179,6 +181,18 @@ def export_best(checkpoint_path: str, out_dir: Path, run_id: str) -> Path:
     return export_embedding_model(model, spec, out_dir)
 
 
+def _collapse_message(trainer: pl.Trainer, method: str) -> str | None:
+    """The last validation's collapse check (val/impostor_mean, val/effective_rank) in plain words."""
+    from reidfw.evaluation.collapse import CollapseCheck, verdict
+
+    m = trainer.callback_metrics
+    if "val/impostor_mean" not in m:
+        return None
+    mean, p99, rank = (float(m[f"val/{k}"]) for k in ("impostor_mean", "impostor_p99", "effective_rank"))
+    dim = trainer.lightning_module.embed_dim
+    return CollapseCheck(mean, p99, rank, dim, verdict(mean, rank)).message(f"{method} (last validation)")
+
+
 def format_summary(r: TrainResult) -> str:
     score = f"{r.best_score:.4f}" if r.best_score is not None else "n/a"
     lines = [
@@ -186,6 +200,7 @@ def format_summary(r: TrainResult) -> str:
         "reidfw: training finished",
         f"  method          {r.method} ({r.backbone})",
         f"  best {r.monitor:<10} {score}",
+        *([f"  collapse check  {r.collapse}"] if r.collapse else []),
         f"  checkpoint      {r.best_checkpoint}",
         f"  exported model  {r.exported_model or 'not exported'}",
         f"  MLflow run      {r.run_id} (experiment '{r.experiment_name}', store {r.tracking_uri})",

@@ -66,7 +66,7 @@ def _person(rng, color, h=24, w=12):
 
 @pytest.fixture
 def study_root(tmp_path):
-    """Two factors; 'color' has a one-image condition (NaN diagonal)."""
+    """Two factors; 'color' has a one-image condition (NaN diagonal); three impostors per condition."""
     rng = np.random.default_rng(0)
     root = tmp_path / "study"
     factors = []
@@ -82,7 +82,14 @@ def study_root(tmp_path):
                 write_image(root / rel, img)
                 write_mask(root / f"{fname}/{cid}/{k}.mask.png", mask)
                 imgs.append(StudyImage(path=rel, mask=f"{fname}/{cid}/{k}.mask.png", box=tuple(box)))
-            cs.append(StudyCondition(cid, label, imgs))
+            imps = []  # three other people photographed under the same condition
+            for j, other in enumerate([(40, 160, 40), (160, 40, 160), (30, 200, 200)]):
+                img, mask, box = _person(rng, other)
+                rel = f"impostors/{fname}/{cid}/{j}.png"
+                write_image(root / rel, img)
+                write_mask(root / f"impostors/{fname}/{cid}/{j}.mask.png", mask)
+                imps.append(StudyImage(path=rel, mask=f"impostors/{fname}/{cid}/{j}.mask.png", box=tuple(box), identity=f"p{j}"))
+            cs.append(StudyCondition(cid, label, imgs, imps))
         factors.append(StudyFactor(fname, fname.title(), conds[0][0], cs))
     write_manifest(StudyManifest(root=root, name="tiny-study", factors=factors))
     return root

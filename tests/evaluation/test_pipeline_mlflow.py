@@ -4,7 +4,8 @@ import json
 import pytest
 
 from reidfw.mlflow_logging.evaluation_run import PARENT_TAG, TRAIN_RUN_TAG, log_evaluation
-from reidfw.evaluation.pipeline import compare_models, evaluate_model, summary_table
+from reidfw.evaluation.pipeline import compare_models, evaluate_model
+from reidfw.evaluation.tables import summary_table
 
 
 

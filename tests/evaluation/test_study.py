@@ -53,14 +53,17 @@ def test_run_study_embeds_each_image_once_and_writes(study_root, tmp_path):
 
     with pytest.warns(UserWarning, match="blue"):
         res = run_study(manifest, fake_embed)
-    assert calls == [8]
+    assert calls == [8 + 4 * 3]  # 8 subject images and 3 impostors under each of the 4 conditions, each once
+    assert res.impostors.kind == "study" and "3 impostor people" in res.impostors.description
     assert [m.factor for m in res.matrices] == ["size", "color"]
     assert res.matrices[0].labels == ["Near", "Far"]
     metrics = res.metrics()
     assert "study/size/robustness" in metrics and "study/color/to_standard/blue" in metrics
+    assert "study_z/size/robustness" in metrics and "study_z/size/robustness_ci95_low" in metrics
+    assert metrics["study_z/size/robustness_ci95_low"] <= metrics["study_z/size/robustness"] <= metrics["study_z/size/robustness_ci95_high"]
     files = write_study_outputs(res, tmp_path / "out")
     csv = (tmp_path / "out" / "color_mean.csv").read_text().splitlines()
     assert csv[0] == "condition,Red top,Blue top"
     assert csv[2].endswith(",nan")
-    assert (tmp_path / "out" / "study.json").stat().st_size > 0
+    assert (tmp_path / "out" / "study.json").stat().st_size > 0 and (tmp_path / "out" / "size_z.csv").is_file()
     assert all(p.stat().st_size > 0 for p in files)

@@ -38,3 +38,26 @@ def test_pair_builders_follow_the_rules():
     assert y.tolist() == [True, False]  # same pid+cam (itself) excluded, junk ignored
     s2, y2 = gallery_pairs(f, pids, cams, max_negatives=1)
     assert (~y2).sum() == 1
+
+
+@pytest.mark.parametrize("max_negatives", [2_000_000, 40])
+def test_a_distractor_matches_nothing(max_negatives):
+    # two real people seen in two cameras, and five distractors (pid 0, Market's 0000_*) spread over
+    # three cameras: a distractor pair is two different people, never a genuine pair
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(9, 8)).astype(np.float32)
+    pids = np.array([1, 1, 2, 2, 0, 0, 0, 0, 0])
+    cams = np.array([1, 2, 1, 2, 1, 2, 3, 1, 2])
+    s, y = gallery_pairs(f, pids, cams, max_negatives=max_negatives)
+    assert y.sum() == 2  # (1, 1) and (2, 2) across cameras only
+    n_pairs = 9 * 8 // 2
+    if max_negatives > n_pairs:
+        assert (~y).sum() == n_pairs - 2 - 0  # every other pair, distractor pairs included, is a negative
+        dd = {round(float(f[i] @ f[j]), 5) for i in range(4, 9) for j in range(i + 1, 9)}
+        assert dd <= {round(float(v), 5) for v in s[~y]}
+    else:
+        assert (~y).sum() == 40
+    # a distractor query has no genuine match in the gallery either (Market's same-pid-same-camera
+    # exclusion still drops itself and the other camera-1 distractor)
+    s, y = query_gallery_pairs(f[4:5], [0], [1], f, pids, cams)
+    assert y.sum() == 0 and (~y).sum() == 7

@@ -80,7 +80,8 @@ def test_validation_gathers_embeddings_and_logs_metrics(monkeypatch):
     trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False)
     metrics = trainer.validate(m, DataLoader(ds, batch_size=5), verbose=False)[0]
-    assert set(metrics) == {"val/mAP", "val/rank1", "val/rank5", "val/rank10", "val/mINP"}
+    assert set(metrics) == {"val/mAP", "val/rank1", "val/rank5", "val/rank10", "val/mINP",
+                            "val/impostor_mean", "val/impostor_p99", "val/effective_rank"}  # + the collapse check
     (c,) = calls
     assert c["qf"].shape == (6, m.embed_dim) and c["gf"].shape == (6, m.embed_dim)
     assert sorted(c["q_pids"].tolist()) == [0, 0, 1, 1, 2, 2] and (c["q_cams"] == 0).all() and (c["g_cams"] == 1).all()

@@ -93,3 +93,26 @@ def test_warns_when_queue_is_not_much_smaller_than_dataset():
 def test_bad_batch_names_the_fix():
     with pytest.raises(KeyError, match="view1"):
         tiny_moco().training_step({"image": torch.randn(2, 3, H, W)}, 0)
+
+
+def test_split_bn_in_both_encoders_and_eval_is_plain_bn(tmp_path):
+    m = tiny_moco(split_bn_groups=2)
+    for enc in (m.backbone, m.backbone_k):
+        bns = [x for x in enc.modules() if isinstance(x, nn.modules.batchnorm._BatchNorm)]
+        assert bns and all(isinstance(x, SplitBatchNorm) and x.num_splits == 2 for x in bns)
+    # what is exported and evaluated is a plain backbone with the same weights and outputs
+    from reidfw.models import build_backbone
+
+    plain = build_backbone("test_resnet", img_size=(H, W)).eval()
+    plain.load_state_dict(m.backbone.state_dict())
+    x = torch.randn(4, 3, H, W)
+    m.backbone.eval()
+    torch.testing.assert_close(m.backbone(x), plain(x))
+
+
+def test_warns_when_shuffle_bn_has_one_split_group_on_one_device():
+    m = tiny_moco(split_bn_groups=1, queue_size=4)
+    trainer = pl.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    with pytest.warns(UserWarning, match="split_bn_groups=1 on a single device"):
+        trainer.fit(m, DataLoader(TwoViews(n=32), batch_size=8))

@@ -74,3 +74,10 @@ def test_depth_variants_are_registered_and_options_checked():
         timm.create_model("reid_resnet18", last_stride=3)
     with pytest.raises(ValueError, match="no downloadable weights"):
         timm.create_model("reid_resnet18", pretrained=True)
+
+
+def test_initialised_as_torchvision_not_zero_last_bn():
+    # timm zero-initialises each block's last BN scale; torchvision, MoCo and LUPerson do not
+    model = build_backbone("reid_resnet18", img_size=(64, 32))
+    last_bns = [blk.bn2 for layer in (model.layer1, model.layer2, model.layer3, model.layer4) for blk in layer]
+    assert all(torch.equal(bn.weight, torch.ones_like(bn.weight)) for bn in last_bns)

@@ -63,7 +63,7 @@ def test_cfg_job_shows_the_recipe_that_will_run():
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     job = yaml.safe_load(p.stdout)
-    assert job["optimizer"] == {"name": "sgd", "lr": 0.03, "momentum": 0.9, "weight_decay": 1.0e-4}
+    assert job["optimizer"] == {"name": "sgd", "lr": 0.03, "ref_batch_size": 256, "momentum": 0.9, "weight_decay": 1.0e-4}
     assert job["trainer"]["gradient_clip_val"] is None and job["loss"]["temperature"] == 0.07
     assert job["data"]["transform"] == {"recipe": "mocov2"} and job["model"]["name"] == "${loss.backbone_family}${.depth}"
 

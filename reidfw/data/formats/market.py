@@ -13,7 +13,8 @@ from reidfw.data.formats.image_io import list_images
 
 SPLITS = {"train": "bounding_box_train", "gallery": "bounding_box_test", "query": "query"}
 _NAME = re.compile(r"^(-?\d+)_c(\d+)s(\d+)_(\d+)_(\d+)")
-JUNK_PID = -1
+JUNK_PID = -1  # a bad detection: neither right nor wrong in retrieval
+DISTRACTOR_PID = 0  # a person never queried: a match of nothing, not one identity
 
 
 @dataclass(frozen=True)

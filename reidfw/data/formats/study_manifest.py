@@ -12,7 +12,9 @@
             "images": [{"path": "distance/2m/0.png",          # relative to root
                         "mask": "distance/2m/0.mask.png",     # optional, person = non-zero
                         "box": [x, y, w, h],                  # optional, person box in the image
-                        "meta": {...}}]}                      # optional, free-form
+                        "meta": {...}}],                      # optional, free-form
+            "impostors": [{"path": "impostors/distance/2m/03.png",  # optional: OTHER people
+                           "identity": "impostor-03", ...}]}        # photographed the same way
          ]}
       ]
     }
@@ -20,6 +22,12 @@
 The same format describes a user's own photos: a box and a mask are optional (no
 box = the whole image is the person crop). Factors and conditions keep the order
 they have in the file; that order is the row/column order of every matrix.
+
+``impostors`` (optional, per condition) are images of other people taken under that
+condition; they give every cell of a matrix its own impostor distribution, against which
+the subject's similarity is read (``reidfw.evaluation.calibration``). ``identity`` names
+the person, so one impostor's images across conditions are resampled together. Without
+impostors, ``evaluate.py`` takes the model's impostor distribution from a retrieval set.
 """
 from __future__ import annotations
 
@@ -37,6 +45,7 @@ class StudyImage:
     mask: Path | None = None
     box: tuple[float, float, float, float] | None = None
     meta: dict = field(default_factory=dict)
+    identity: str | None = None  # impostors: who this is
 
 
 @dataclass
@@ -44,6 +53,7 @@ class StudyCondition:
     id: str
     label: str
     images: list[StudyImage]
+    impostors: list[StudyImage] = field(default_factory=list)
 
 
 @dataclass
@@ -81,6 +91,8 @@ def _image_to_json(img: StudyImage, root: Path) -> dict:
         d["mask"] = Path(img.mask).relative_to(root).as_posix() if Path(img.mask).is_absolute() else str(img.mask)
     if img.box is not None:
         d["box"] = [float(v) for v in img.box]
+    if img.identity is not None:
+        d["identity"] = img.identity
     if img.meta:
         d["meta"] = img.meta
     return d
@@ -97,7 +109,8 @@ def write_manifest(manifest: StudyManifest) -> Path:
                 "title": f.title,
                 "standard": f.standard,
                 "conditions": [
-                    {"id": c.id, "label": c.label, "images": [_image_to_json(i, root) for i in c.images]}
+                    {"id": c.id, "label": c.label, "images": [_image_to_json(i, root) for i in c.images],
+                     **({"impostors": [_image_to_json(i, root) for i in c.impostors]} if c.impostors else {})}
                     for c in f.conditions
                 ],
             }
@@ -137,23 +150,11 @@ def read_manifest(root_or_file: str | Path, check_files: bool = True) -> StudyMa
             cw = f"{where}.conditions[{ci}]"
             if "id" not in cd or not cd.get("images"):
                 raise ManifestError(f"{cw} needs an 'id' and a non-empty 'images' list")
-            imgs = []
-            for ii, idd in enumerate(cd["images"]):
-                ip = root / idd["path"]
-                if check_files and not ip.is_file():
-                    raise ManifestError(f"{cw}.images[{ii}]: file not found: {ip}")
-                box = idd.get("box")
-                if box is not None and (len(box) != 4 or box[2] <= 0 or box[3] <= 0):
-                    raise ManifestError(f"{cw}.images[{ii}]: box must be [x, y, w, h] with w, h > 0, got {box}")
-                imgs.append(
-                    StudyImage(
-                        path=ip,
-                        mask=root / idd["mask"] if idd.get("mask") else None,
-                        box=tuple(box) if box is not None else None,
-                        meta=idd.get("meta", {}),
-                    )
-                )
-            conds.append(StudyCondition(id=str(cd["id"]), label=str(cd.get("label", cd["id"])), images=imgs))
+            imgs = [_read_image(root, idd, f"{cw}.images[{ii}]", check_files) for ii, idd in enumerate(cd["images"])]
+            imps = [_read_image(root, idd, f"{cw}.impostors[{ii}]", check_files) for ii, idd in enumerate(cd.get("impostors") or [])]
+            if any(i.identity is None for i in imps):
+                raise ManifestError(f"{cw}: every impostor needs an 'identity' (who it is), so its images are resampled together")
+            conds.append(StudyCondition(id=str(cd["id"]), label=str(cd.get("label", cd["id"])), images=imgs, impostors=imps))
         ids = [c.id for c in conds]
         if len(set(ids)) != len(ids):
             raise ManifestError(f"{where}: condition ids repeat: {ids}")
@@ -163,3 +164,21 @@ def read_manifest(root_or_file: str | Path, check_files: bool = True) -> StudyMa
     if not factors:
         raise ManifestError(f"{file} lists no factors")
     return StudyManifest(root=root, name=doc.get("name", root.name), factors=factors)
+
+
+def _read_image(root: Path, d: dict, where: str, check_files: bool) -> StudyImage:
+    if not isinstance(d, dict) or "path" not in d:
+        raise ManifestError(f"{where}: an image needs a 'path' (relative to {root})")
+    ip = root / d["path"]
+    if check_files and not ip.is_file():
+        raise ManifestError(f"{where}: file not found: {ip}")
+    box = d.get("box")
+    if box is not None and (len(box) != 4 or box[2] <= 0 or box[3] <= 0):
+        raise ManifestError(f"{where}: box must be [x, y, w, h] with w, h > 0, got {box}")
+    return StudyImage(
+        path=ip,
+        mask=root / d["mask"] if d.get("mask") else None,
+        box=tuple(box) if box is not None else None,
+        meta=d.get("meta", {}),
+        identity=str(d["identity"]) if d.get("identity") is not None else None,
+    )

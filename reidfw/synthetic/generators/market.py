@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from reidfw.data.formats.image_io import write_image
-from reidfw.data.formats.market import JUNK_PID, SPLITS, market_name
+from reidfw.data.formats.market import DISTRACTOR_PID, JUNK_PID, SPLITS, market_name
 from reidfw.synthetic.body import Pose
 from reidfw.synthetic.degrade import sample_degradation
 from reidfw.synthetic.generators.common import (ground_point_in_view, mounted_camera, person_fits, random_light,
@@ -32,8 +32,6 @@ from reidfw.synthetic.identity import identity_rng, sample_identity
 from reidfw.synthetic.render import DEFAULT_CROP_HEIGHT, PersonNotVisible, render_person
 from reidfw.synthetic.scene import build_scene
 from reidfw.synthetic.seeds import item_rng
-
-DISTRACTOR_PID = 0
 
 
 def _camera_setup(seed: int, cam: int):

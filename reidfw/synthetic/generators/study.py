@@ -27,7 +27,16 @@ Camera: a 1920x1080 sensor held upright (portrait, 60 deg along the long side) â
 the standard's tilt 0 a 1.7 m person must fit at 2 m, which a landscape 60 deg camera
 cannot do. Rendered person boxes are capped at ``crop_height`` pixels (see render.py).
 
-Layout: ``<out>/<factor>/<condition>/<n>.png`` + ``<n>.mask.png`` and ``manifest.json``
+Impostors: ``impostors`` other people, each photographed once under every condition, so
+every cell of a matrix has its own impostor distribution (``reidfw.evaluation.calibration``).
+A third are hard negatives (the subject's white sweatshirt, gray trousers and build, other
+face, hair, shoes and headwear), a third share the subject's build and height, the rest are
+anyone. An impostor takes every imaging parameter of a condition (distance, camera height,
+tilt, yaw, backpack, background) but keeps their own clothes: the clothing factor changes
+the subject, not the world. Conditions that image the same way share the impostor images.
+
+Layout: ``<out>/<factor>/<condition>/<n>.png`` + ``<n>.mask.png``,
+``<out>/impostors/<factor>/<condition>/<impostor>.png`` and ``manifest.json``
 (``reidfw.data.formats.study_manifest``); each image's ``box`` is the tight person box
 inside the crop (the crop has a ``margin`` around it), its ``meta`` the render parameters.
 """
@@ -43,7 +52,7 @@ from reidfw.synthetic.body import Pose
 from reidfw.synthetic.camera import camera_facing
 from reidfw.synthetic.degrade import Degradation
 from reidfw.synthetic.generators.parallel import parallel_map
-from reidfw.synthetic.identity import Identity
+from reidfw.synthetic.identity import BOTTOM_PALETTE, HAIR_COLORS, HEADWEAR_COLORS, SHOE_COLORS, SKIN_TONES, Identity, identity_rng, sample_identity
 from reidfw.synthetic.render import DEFAULT_CROP_HEIGHT, render_person
 from reidfw.synthetic.scene import Light, build_scene
 from reidfw.synthetic.seeds import item_rng, item_seed
@@ -131,43 +140,91 @@ def dress(person: Identity, condition: dict) -> Identity:
                           backpack=bool(condition["backpack"]))
 
 
+def impostor_person(seed: int, index: int, count: int) -> Identity:
+    """Impostor ``index`` of ``count``: hard negatives first (see the module docstring)."""
+    subject = study_person(seed)
+    rng = identity_rng(seed, "study-impostor", index)
+    pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
+    ident = f"impostor-{index:02d}"
+    if index < count // 3:  # the subject's clothes and build, another person in them
+        return subject.replace(
+            identity_id=ident, height=float(subject.height + rng.uniform(-0.06, 0.06)), skin=pick(SKIN_TONES),
+            hair_color=pick(HAIR_COLORS), hair_style=pick(["short", "long", "bald"]),
+            bottom_color=pick(list(BOTTOM_PALETTE.values())), shoe_color=pick(SHOE_COLORS),
+            headwear=pick(["helmet", "cap", "none"]), headwear_color=pick(HEADWEAR_COLORS),
+        )
+    other = sample_identity(rng, ident)
+    if index < 2 * count // 3:
+        return other.replace(build=subject.build, height=float(subject.height + rng.uniform(-0.03, 0.03)))
+    return other
+
+
+def imaging_key(cond: dict) -> tuple:
+    """What a condition does to the image, leaving out the subject's clothes."""
+    return tuple(cond[k] for k in ("distance", "camera_height", "tilt", "yaw", "backpack", "background"))
+
+
 def _render_image(job: dict) -> dict:
     seed, cond, out = job["seed"], job["condition"], Path(job["out"])
-    person = dress(study_person(seed), cond)
+    if job.get("impostor") is not None:
+        person = impostor_person(seed, job["impostor"], job["impostors"]).replace(backpack=bool(cond["backpack"]))
+    else:
+        person = dress(study_person(seed), cond)
     camera = camera_facing((0.0, 0.0), cond["distance"], cond["camera_height"], cond["tilt"], 0.0, **STUDY_SENSOR)
     # Same room for every condition: the scene's randomness is fixed by the seed alone.
     scene = build_scene(cond["background"], item_rng(seed, "study-scene"), (0.0, 0.0), 0.0, STUDY_LIGHT)
-    key = (job["factor"], job["condition_id"], job["n"])
+    key = (job["factor"], job["condition_id"], job["n"], person.identity_id)
     pose = Pose(walk_amount=0.0, wobble_seed=item_seed(seed, "study-wobble", *key))
     r = render_person(person, pose, (0.0, 0.0), cond["yaw"], camera, scene, crop_height=job["crop_height"],
                       margin=job["margin"], degradation=STUDY_DEGRADATION, noise_seed=item_seed(seed, "study-noise", *key),
                       extra_meta={"factor": job["factor"], "condition_id": job["condition_id"], "index": job["n"],
-                                  "condition": cond})
+                                  "condition": cond, "person": person.identity_id})
     rel = f"{job['factor']}/{job['condition_id']}/{job['n']}"
+    if job.get("impostor") is not None:
+        rel = f"impostors/{job['factor']}/{job['condition_id']}/{job['impostor']:02d}"
     write_image(out / f"{rel}.png", r.image)
     write_mask(out / f"{rel}.mask.png", r.mask)
-    return {"path": f"{rel}.png", "mask": f"{rel}.mask.png", "box": list(r.box_in_image), "meta": r.meta}
+    return {"path": f"{rel}.png", "mask": f"{rel}.mask.png", "box": list(r.box_in_image), "meta": r.meta,
+            "identity": person.identity_id if job.get("impostor") is not None else None}
 
 
-def generate_study(out: str | Path, seed: int = 0, per_condition: int = 5, crop_height: int = DEFAULT_CROP_HEIGHT,
-                   margin: float = 0.15, workers: int | None = None) -> Path:
-    """Write the full study (every factor and condition of the paper) with ``per_condition`` images each."""
+def generate_study(out: str | Path, seed: int = 0, per_condition: int = 5, impostors: int = 20,
+                   crop_height: int = DEFAULT_CROP_HEIGHT, margin: float = 0.15, workers: int | None = None) -> Path:
+    """Write the full study (every factor and condition of the paper) with ``per_condition`` images each,
+    and ``impostors`` other people photographed once under every condition."""
     if per_condition < 2:
         raise ValueError(f"per_condition must be >= 2 (the matrix diagonal needs pairs of images), got {per_condition}")
+    if impostors < 0:
+        raise ValueError(f"impostors must be >= 0, got {impostors}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     factors = study_factors(study_person(seed))
-    jobs = [{"seed": seed, "factor": f.name, "condition_id": cid, "condition": {**STANDARD, **changes}, "n": n,
-             "out": str(out), "crop_height": crop_height, "margin": margin}
-            for f in factors for cid, _, changes in f.conditions for n in range(per_condition)]
-    results = iter(parallel_map(_render_image, jobs, workers))
+    base = {"seed": seed, "out": str(out), "crop_height": crop_height, "margin": margin, "impostors": impostors}
+    jobs, first_of_key, imp_jobs = [], {}, {}
+    for f in factors:
+        for cid, _, changes in f.conditions:
+            cond = {**STANDARD, **changes}
+            jobs += [{**base, "factor": f.name, "condition_id": cid, "condition": cond, "n": n} for n in range(per_condition)]
+            key = imaging_key(cond)
+            if key not in first_of_key:  # the first condition that images this way renders its impostors
+                first_of_key[key] = (f.name, cid)
+                imp_jobs[key] = [{**base, "factor": f.name, "condition_id": cid, "condition": cond, "n": 0, "impostor": i}
+                                 for i in range(impostors)]
+    all_imp = [j for js in imp_jobs.values() for j in js]
+    rendered = parallel_map(_render_image, jobs + all_imp, workers)
+    results, imp_results = iter(rendered[: len(jobs)]), iter(rendered[len(jobs):])
+    imp_by_key = {key: [next(imp_results) for _ in js] for key, js in imp_jobs.items()}
+
+    def as_image(r: dict) -> StudyImage:
+        return StudyImage(path=r["path"], mask=r["mask"], box=tuple(r["box"]), meta=r["meta"], identity=r["identity"])
+
     manifest_factors = []
     for f in factors:
         conditions = []
-        for cid, label, _ in f.conditions:
-            images = [StudyImage(path=r["path"], mask=r["mask"], box=tuple(r["box"]), meta=r["meta"])
-                      for r in (next(results) for _ in range(per_condition))]
-            conditions.append(StudyCondition(id=cid, label=label, images=images))
+        for cid, label, changes in f.conditions:
+            images = [as_image(next(results)) for _ in range(per_condition)]
+            imps = [as_image(r) for r in imp_by_key[imaging_key({**STANDARD, **changes})]]
+            conditions.append(StudyCondition(id=cid, label=label, images=images, impostors=imps))
         manifest_factors.append(StudyFactor(name=f.name, title=f.title, standard=f.standard, conditions=conditions))
     write_manifest(StudyManifest(root=out, name="synthetic-study", factors=manifest_factors))
     return out
