@@ -56,17 +56,11 @@ def pooled_impostors(feats: np.ndarray, pids: np.ndarray, description: str, max_
                      seed: int = 0) -> ImpostorSource:
     """The pooled impostor distribution of a labelled set: similarities of random different-identity pairs
     (junk, pid -1, left out)."""
-    feats, pids = np.asarray(feats, np.float32), np.asarray(pids)
-    keep = pids != -1
-    feats, pids = feats[keep], pids[keep]
-    rng = np.random.default_rng(seed)
-    i = rng.integers(0, len(pids), 2 * max_pairs)
-    j = rng.integers(0, len(pids), 2 * max_pairs)
-    ok = pids[i] != pids[j]
-    i, j = i[ok][:max_pairs], j[ok][:max_pairs]
-    if len(i) < 2:
+    from reidfw.evaluation.collapse import impostor_similarities
+
+    sims = impostor_similarities(feats, pids, max_pairs, seed)
+    if len(sims) < 2:
         raise ValueError(f"{description}: fewer than two different-identity pairs; it cannot calibrate a study")
-    sims = np.einsum("nd,nd->n", feats[i], feats[j]).astype(np.float64)
     return ImpostorSource("retrieval", description, float(sims.mean()), float(sims.std()), sims)
 
 

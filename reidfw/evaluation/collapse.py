@@ -59,8 +59,8 @@ def effective_rank(feats: np.ndarray) -> float:
     return float(np.exp(-(p * np.log(p)).sum()))
 
 
-def collapse_check(feats: np.ndarray, pids: np.ndarray, max_pairs: int = 200_000, seed: int = 0) -> CollapseCheck:
-    """Measure L2-normalised ``feats`` of labelled images (pid -1 = junk, left out)."""
+def impostor_similarities(feats: np.ndarray, pids: np.ndarray, max_pairs: int = 200_000, seed: int = 0) -> np.ndarray:
+    """Cosine similarities of up to ``max_pairs`` random different-identity pairs (pid -1, junk, left out)."""
     feats, pids = np.asarray(feats, np.float32), np.asarray(pids)
     keep = pids != -1
     feats, pids = feats[keep], pids[keep]
@@ -69,11 +69,16 @@ def collapse_check(feats: np.ndarray, pids: np.ndarray, max_pairs: int = 200_000
     j = rng.integers(0, len(pids), 2 * max_pairs)
     ok = pids[i] != pids[j]
     i, j = i[ok][:max_pairs], j[ok][:max_pairs]
-    if len(i) == 0:
+    return np.einsum("nd,nd->n", feats[i], feats[j]).astype(np.float64)
+
+
+def collapse_check(feats: np.ndarray, pids: np.ndarray, max_pairs: int = 200_000, seed: int = 0) -> CollapseCheck:
+    """Measure L2-normalised ``feats`` of labelled images (pid -1 = junk, left out)."""
+    sims = impostor_similarities(feats, pids, max_pairs, seed)
+    if len(sims) == 0:
         raise ValueError("collapse_check needs images of at least two different people")
-    sims = np.einsum("nd,nd->n", feats[i], feats[j])
     mean, p99 = float(sims.mean()), float(np.percentile(sims, 99))
-    rows = feats[rng.permutation(len(feats))[:4096]]  # the spectrum is stable well before the whole set
+    rows = np.asarray(feats, np.float32)[np.random.default_rng(seed).permutation(len(feats))[:4096]]  # enough for the spectrum
     rank = effective_rank(rows)
     return CollapseCheck(mean, p99, rank, int(feats.shape[1]), verdict(mean, rank))
 
