@@ -8,7 +8,9 @@ Kinds, recognised by content rather than by file name, one loader each:
 - an MLflow run, ``runs:/<run_id>/<artifact path>`` or a bare 32-hex run id (its ``model/``
   export, else its ``checkpoints/`` checkpoint), fetched by :mod:`reidfw.mlflow_logging.runs`
   from the current tracking URI, then loaded as a path;
-- external weights with ``arch=`` (LUPerson ResNet, insightface iresnet): :mod:`reidfw.checkpoints.external`.
+- external weights with ``arch=`` (LUPerson ResNet, insightface iresnet): :mod:`reidfw.checkpoints.external`;
+- ``colour_histogram``: the built-in baseline every model has to beat (no weights;
+  :mod:`reidfw.models.colour_histogram`), at ``img_size`` (default the demo's 128x64).
 
 Nothing is ever unpickled beyond tensors and plain containers: safetensors, or
 ``torch.load(weights_only=True)``. Every failure is a ``CheckpointError`` naming the file,
@@ -32,7 +34,11 @@ from reidfw.checkpoints.external import PASS_ARCH, load_external
 from reidfw.checkpoints.lightning_ckpt import is_lightning_checkpoint, load_lightning
 from reidfw.checkpoints.weights import first_keys, is_tensor_dict
 from reidfw.errors import SourceError
+from reidfw.checkpoints.model_spec import make_model_spec
 from reidfw.mlflow_logging.runs import download_model_artifact, is_run_ref
+from reidfw.model_input import InputSpec
+from reidfw.models.colour_histogram import NAME as COLOUR_HISTOGRAM
+from reidfw.models.colour_histogram import ColourHistogram
 
 ANY_KIND = (
     "a reidfw checkpoint (Lightning .ckpt with hyper_parameters.method/backbone), a reidfw export "
@@ -55,7 +61,9 @@ def load_embedding_model(
     match it. ``img_size`` (H, W) overrides the recorded input size where the network allows
     it (GAP models); for iresnet it is only needed when it cannot be read from the FC shape.
     """
-    if is_run_ref(ckpt):
+    if str(ckpt) == COLOUR_HISTOGRAM:
+        model, spec = _colour_histogram(img_size)
+    elif is_run_ref(ckpt):
         model, spec = _load_mlflow(str(ckpt), arch, img_size)
     else:
         path = Path(ckpt).expanduser()
@@ -63,6 +71,14 @@ def load_embedding_model(
             raise CheckpointError(path, ANY_KIND, "no file or folder at this path", "check the path (and the working directory)")
         model, spec = _load_path(path, arch, img_size)
     return model.to(map_location).eval(), spec
+
+
+def _colour_histogram(img_size) -> tuple[nn.Module, dict[str, Any]]:
+    input_spec = InputSpec(size=img_size or (128, 64))
+    model = ColourHistogram(input_spec)
+    spec = make_model_spec(method="baseline", backbone={"name": COLOUR_HISTOGRAM}, input_spec=input_spec,
+                           embed_dim=model.embed_dim, embedding="histogram")
+    return model, spec
 
 
 def _load_mlflow(ref: str, arch: str | None, img_size) -> tuple[nn.Module, dict[str, Any]]:

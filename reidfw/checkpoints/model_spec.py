@@ -29,7 +29,7 @@ from reidfw.model_input import InputSpec, InputSpecError
 
 FORMAT = "reidfw-model/2"
 OLD_FORMATS = ("reidfw-model/1",)
-EMBEDDINGS = ("fc512", "gap")
+EMBEDDINGS = ("fc512", "gap", "histogram")
 SPEC_KIND = f"a {FORMAT} model spec"
 
 

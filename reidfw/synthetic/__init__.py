@@ -8,7 +8,7 @@ reidfw renders its own. Modules:
   camera.py     pinhole camera with real resolution / field of view (Camera, camera_facing)
   scene.py      ground, backgrounds, light (build_scene, Light, BACKGROUNDS)
   render.py     one person in one frame -> crop, mask, box, metadata (render_person, RenderResult)
-  degrade.py    blur, sensor noise, JPEG
+  sensor.py     the camera's image chain: optics and motion blur, exposure-dependent noise, JPEG
   generators/   tracks, unlabeled, study, market (each writes reidfw.data.formats layouts)
   cache.py      ensure_dataset(kind, settings, cache_dir) for Hydra configs
   contact_sheet.py  a PNG grid of samples for a human to look at

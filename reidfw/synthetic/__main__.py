@@ -19,7 +19,9 @@ import sys
 import time
 
 from reidfw.synthetic.cache import GENERATORS, ensure_dataset
+from reidfw.synthetic.camera import CAMERA_PRESETS
 from reidfw.synthetic.contact_sheet import contact_sheet
+from reidfw.synthetic.distribution import distribution_figure
 from reidfw.synthetic.presets import synthetic_preset
 from reidfw.synthetic.render import DEFAULT_CROP_HEIGHT
 
@@ -43,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--crop-height", type=int, default=DEFAULT_CROP_HEIGHT,
                        help="cap on the person box height in pixels (taller people are rendered at lower resolution)")
         s.add_argument("--workers", type=int, default=None, help="worker processes (results do not depend on it)")
+        s.add_argument("--camera", default=None, help=f"camera preset ({', '.join(sorted(CAMERA_PRESETS))}); "
+                       "default: the generator's")
         defaults = demo[kind]
         for opt in KIND_OPTIONS[kind]:
             typ = float if opt == "margin" else int
@@ -68,9 +72,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{kind}: {ensure_dataset(kind, settings, args.cache_dir)} ({time.perf_counter() - t0:.1f} s)", flush=True)
         return 0
     if args.command == "contact-sheet":
-        print(contact_sheet(args.src, args.out, max_rows=args.rows, max_cols=args.cols))
+        sheet = contact_sheet(args.src, args.out, max_rows=args.rows, max_cols=args.cols)
+        print(sheet)
+        dist = distribution_figure(args.src, sheet.with_name(sheet.stem + ".distribution.png"))
+        if dist is not None:  # generated sets carry metadata.jsonl: distance / camera height / yaw histograms
+            print(dist)
         return 0
     kwargs = {"seed": args.seed, "crop_height": args.crop_height, "workers": args.workers}
+    if args.camera is not None:
+        kwargs["camera"] = args.camera
     for opt in KIND_OPTIONS[args.command]:
         value = getattr(args, opt)
         if value is not None:

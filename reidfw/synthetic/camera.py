@@ -10,10 +10,12 @@ towards -X, i.e. forward = (-sin pan, 0, -cos pan). ``tilt_deg`` > 0 looks down.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
 import numpy as np
+
+from reidfw.synthetic.sensor import Sensor
 
 
 @dataclass(frozen=True)
@@ -139,3 +141,70 @@ class PixelGrid:
     def flat_indices(self, rect: tuple[int, int, int, int]) -> np.ndarray:
         i0, i1, j0, j1 = rect
         return (np.arange(i0, i1)[:, None] * self.cols + np.arange(j0, j1)[None, :]).ravel()
+
+
+@dataclass(frozen=True)
+class CameraPreset:
+    """A kind of camera a user may have: resolution, lens, where it is usually mounted, its image chain."""
+
+    name: str
+    width: int
+    height: int
+    hfov_deg: float
+    mount_height: float  # metres
+    sensor: Sensor = field(default_factory=Sensor)
+    description: str = ""
+
+    def sensor_fields(self) -> dict:
+        """Keyword arguments for :class:`Camera` (the resolution and lens)."""
+        return {"width": self.width, "height": self.height, "hfov_deg": self.hfov_deg}
+
+    def person_height_px(self, distance: float, person_height: float = 1.7) -> float:
+        """How tall a standing person appears at ``distance`` metres (on the optical axis)."""
+        focal = (self.width / 2) / math.tan(math.radians(self.hfov_deg) / 2)
+        return focal * person_height / distance
+
+    def to_meta(self) -> dict:
+        return {**{k: v for k, v in asdict(self).items() if k != "sensor"}, "sensor": self.sensor.to_meta()}
+
+
+def _portrait_hfov(long_side_fov_deg: float, width: int, height: int) -> float:
+    return math.degrees(2 * math.atan(math.tan(math.radians(long_side_fov_deg) / 2) * width / height))
+
+
+# Common set-ups (``python -m reidfw.synthetic study --camera corridor_1080p`` renders the study
+# through one of them: "what does my camera do to matching?"). Sensors: typical values of
+# H.264 surveillance cameras (1-3 grey levels of read noise, quality 60-85 after transcoding).
+CAMERA_PRESETS: dict[str, CameraPreset] = {p.name: p for p in (
+    CameraPreset("corridor_1080p", 1920, 1080, 90.0, 2.5,
+                 Sensor(optics_blur=0.7, read_noise=2.0, shot_noise=0.2, quality=75, shutter_s=1 / 60),
+                 "a wide-angle 1080p camera over a corridor or entrance: 1.7 m is 410 px at 4 m, 120 px at 14 m"),
+    CameraPreset("corridor_720p", 1280, 720, 90.0, 2.5,
+                 Sensor(optics_blur=0.8, read_noise=2.5, shot_noise=0.25, quality=65, shutter_s=1 / 60),
+                 "a budget 720p wide-angle camera: 1.7 m is 270 px at 4 m, 78 px at 14 m"),
+    CameraPreset("shop_4k", 3840, 2160, 100.0, 3.0,
+                 Sensor(optics_blur=1.0, read_noise=1.5, shot_noise=0.15, quality=80, shutter_s=1 / 100),
+                 "a 4K dome over a shop floor: 1.7 m is 690 px at 4 m, 200 px at 14 m"),
+    CameraPreset("street_pole_1080p", 1920, 1080, 60.0, 6.0,
+                 Sensor(optics_blur=0.6, read_noise=1.5, shot_noise=0.2, quality=70, shutter_s=1 / 100),
+                 "a 1080p street camera on a pole: 1.7 m is 700 px at 4 m, 200 px at 14 m"),
+    CameraPreset("narrow_1080p", 1920, 1080, 30.0, 4.0,
+                 Sensor(optics_blur=0.6, read_noise=1.5, shot_noise=0.2, quality=80, shutter_s=1 / 100),
+                 "a 1080p camera with a narrow lens down a long hall: 1.7 m is 445 px at 14 m"),
+    CameraPreset("study_portrait", 1080, 1920, _portrait_hfov(60.0, 1080, 1920), 1.12,
+                 Sensor(optics_blur=0.6, read_noise=1.5, shot_noise=0.0, quality=None),
+                 "an upright 1080x1920 camera, 60 deg along the long side, uncompressed: 1.7 m is 1430 px at 2 m"),
+)}
+
+
+def camera_preset(preset: str | dict | CameraPreset) -> CameraPreset:
+    """A preset by name, or a user's own camera as a dict (width, height, hfov_deg, mount_height, sensor)."""
+    if isinstance(preset, CameraPreset):
+        return preset
+    if isinstance(preset, str):
+        if preset not in CAMERA_PRESETS:
+            raise ValueError(f"unknown camera preset {preset!r}; choose one of {sorted(CAMERA_PRESETS)} or give "
+                             "{width, height, hfov_deg, mount_height, sensor: {...}}")
+        return CAMERA_PRESETS[preset]
+    d = dict(preset)
+    return CameraPreset(name=str(d.pop("name", "custom")), sensor=Sensor(**dict(d.pop("sensor", {}) or {})), **d)

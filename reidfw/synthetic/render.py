@@ -8,16 +8,19 @@ How an image is made (``render_person``):
      and with every solid, each solid only over its own projected rectangle (this keeps
      the cost proportional to the person's pixel area); nearest hits win;
   4. surfaces are shaded (Lambert + hemispheric ambient + a small highlight) in linear
-     light and encoded to sRGB; the camera degradation (blur, noise, JPEG) is applied;
+     light and encoded to sRGB; the camera's sensor model (optics and motion blur, noise,
+     compression; ``sensor.py``) is applied at the camera's native scale;
   5. the tight person box is read off the pixel mask and the crop is cut around it.
 
 Resolution: the person is rendered at the native pixel size of the camera (a 1920x1080,
-60 deg camera makes a 1.7 m person about 700 px tall at 4 m and 200 px at 14 m), so far
-people lose detail exactly as in real footage. To bound the cost, the *person box height*
-is capped at ``crop_height`` (default 256 px): a person who would be taller is rendered at
-a proportionally lower resolution (the same as rendering natively and downscaling).
-Re-ID models take 256-384 px tall inputs, so detail above that is wasted anyway; pass a
-larger ``crop_height`` to keep more.
+90 deg corridor camera makes a 1.7 m person about 410 px tall at 4 m and 120 px at 14 m),
+so far people lose detail exactly as in real footage. The one cap: a person taller than
+``crop_height`` (default 768 px) is rendered at that height instead, i.e. as the native
+render area-downsampled (blur and noise are scaled the same way, see ``sensor.py``). It
+costs nothing that matters as long as ``crop_height`` is at least twice the model's input
+height (the default covers the paper's 384 px; the demo's 128-px models use 256): the
+letterbox's area resize averages away any finer detail. The cap is never silent: a capped
+crop's metadata has ``capped: true`` and its ``scale`` < 1.
 """
 from __future__ import annotations
 
@@ -29,15 +32,15 @@ import numpy as np
 
 from reidfw.synthetic.body import Body, Pose, build_body
 from reidfw.synthetic.camera import Camera, PixelGrid, yaw_relative_to_camera
-from reidfw.synthetic.degrade import NO_DEGRADATION, Degradation, apply_degradation
+from reidfw.synthetic.sensor import CLEAN, Sensor, apply_sensor
 from reidfw.synthetic.geometry import rot_y
 from reidfw.synthetic.identity import Identity
 from reidfw.synthetic.materials import albedo, linear_to_srgb8
 from reidfw.synthetic.primitives import intersect, surface
 from reidfw.synthetic.scene import Scene, render_background
 
-RENDERER_VERSION = "1"       # bump when pixels change, so cached data sets are regenerated
-DEFAULT_CROP_HEIGHT = 256
+RENDERER_VERSION = "2"       # bump when pixels change, so cached data sets are regenerated
+DEFAULT_CROP_HEIGHT = 768    # twice the paper's 384-px input: finer detail never reaches a model
 
 
 class PersonNotVisible(ValueError):
@@ -75,6 +78,17 @@ def _projected_rects(body: Body, camera: Camera, R: np.ndarray, P: np.ndarray) -
     return np.stack([u.min(1), v.min(1), u.max(1), v.max(1)], axis=1)
 
 
+def _motion_px(camera: Camera, P: np.ndarray, height: float, velocity, sensor: Sensor) -> tuple[float, float]:
+    """(length, angle) in native pixels that the person's mid-body moves during the shutter time."""
+    if sensor.shutter_s <= 0 or not any(velocity):
+        return 0.0, 0.0
+    mid = np.array([[P[0], height / 2, P[2]]])
+    moved = mid + np.array([[velocity[0], 0.0, velocity[1]]]) * sensor.shutter_s
+    u, v, _ = camera.project(np.concatenate([mid, moved]))
+    du, dv = float(u[1] - u[0]), float(v[1] - v[0])
+    return math.hypot(du, dv), math.degrees(math.atan2(dv, du))
+
+
 def render_person(
     identity: Identity,
     pose: Pose,
@@ -85,7 +99,8 @@ def render_person(
     *,
     crop_height: int = DEFAULT_CROP_HEIGHT,
     margin: float = 0.0,
-    degradation: Degradation = NO_DEGRADATION,
+    sensor: Sensor = CLEAN,
+    velocity: tuple[float, float] = (0.0, 0.0),
     noise_seed: int = 0,
     supersample: int = 1,
     extra_meta: dict | None = None,
@@ -96,7 +111,8 @@ def render_person(
     ``camera_facing(..., bearing_deg=0)`` it is the yaw seen by the camera (0 = facing it,
     180 = back to it). ``margin`` widens the crop around the tight box by that fraction
     of the box height on every side (0 = the tight box). ``supersample`` > 1 renders that
-    many rays per pixel side and averages (anti-aliasing, slower).
+    many rays per pixel side and averages (anti-aliasing, slower). ``velocity`` (m/s on the
+    ground, world x and z) smears the person over the sensor's shutter time.
     """
     if crop_height < 8:
         raise ValueError(f"crop_height={crop_height} is too small to show a person; use >= 8 (default {DEFAULT_CROP_HEIGHT})")
@@ -180,10 +196,11 @@ def render_person(
     ci0, ci1 = max(0, bi0 - m), min(mask.shape[0], bi1 + m)
     cj0, cj1 = max(0, bj0 - m), min(mask.shape[1], bj1 + m)
     # Degrade the crop plus a border (so blur near the crop edge sees real neighbours), then trim.
-    b = 4
+    b = 4 + int(math.ceil(_motion_px(camera, P, identity.height, velocity, sensor)[0] * scale))
     di0, di1, dj0, dj1 = max(0, ci0 - b), min(rgb.shape[0], ci1 + b), max(0, cj0 - b), min(rgb.shape[1], cj1 + b)
-    degraded = apply_degradation(np.ascontiguousarray(rgb[di0:di1, dj0:dj1]), degradation,
-                                 np.random.default_rng(int(noise_seed)), scale)
+    degraded = apply_sensor(np.ascontiguousarray(rgb[di0:di1, dj0:dj1]), sensor, np.random.default_rng(int(noise_seed)),
+                            scale, person=np.ascontiguousarray(mask[di0:di1, dj0:dj1]),
+                            motion=_motion_px(camera, P, identity.height, velocity, sensor))
     image = np.ascontiguousarray(degraded[ci0 - di0 : ci1 - di0, cj0 - dj0 : cj1 - dj0])
     crop_mask = np.ascontiguousarray(mask[ci0:ci1, cj0:cj1])
     crop_box = (x0 + cj0 / scale, y0 + ci0 / scale, (cj1 - cj0) / scale, (ci1 - ci0) / scale)
@@ -205,9 +222,12 @@ def render_person(
         "posture": body.posture,
         "camera": camera.to_meta(),
         **scene.to_meta(),
-        "degradation": degradation.to_meta(),
+        "sensor": sensor.to_meta(),
+        "velocity": [round(float(v), 3) for v in velocity],
         "noise_seed": int(noise_seed),
         "crop_height_cap": int(crop_height),
+        "capped": bool(scale < 1.0),
+        "box_height_native": round(float(bbox[3]), 2),
         "scale": round(float(scale), 5),
         "supersample": ss,
         "margin": float(margin),

@@ -44,6 +44,7 @@ class TrainResult:
     monitor: str
     output_dir: str
     collapse: str | None = None  # the last validation's collapse check, in words
+    overrides: list[str] | None = None  # the command line's overrides (an ablation labels its variants by them)
 
 
 def input_spec_from_config(cfg: DictConfig) -> InputSpec:
@@ -123,6 +124,7 @@ def train(cfg: DictConfig) -> TrainResult:
         mlf.log_hyperparams(params)
         mlf.experiment.log_text(run_id, OmegaConf.to_yaml(cfg, resolve=True), "config/train.yaml")
         mlf.experiment.set_tag(run_id, "reidfw.command", " ".join(shlex.quote(a) for a in sys.argv))
+        _log_data_distribution(mlf, run_id, datamodule.train_root, output_dir)
 
     ckpt_dir = output_dir / "checkpoints"
     cb_cfg = cfg.callbacks.checkpoint
@@ -155,6 +157,7 @@ def train(cfg: DictConfig) -> TrainResult:
     score = checkpoint.best_model_score
     result = TrainResult(
         collapse=_collapse_message(trainer, cfg.loss.method),
+        overrides=list(hydra.core.hydra_config.HydraConfig.get().overrides.task) if _in_hydra() else None,
         run_id=run_id,
         experiment_name=logger_cfg.experiment_name,
         tracking_uri=mlflow.get_tracking_uri(),
@@ -170,6 +173,23 @@ def train(cfg: DictConfig) -> TrainResult:
     (output_dir / SUMMARY_FILE).write_text(json.dumps(asdict(result), indent=1))
     print(format_summary(result))
     return result
+
+
+def _log_data_distribution(mlf, run_id: str, train_root, output_dir: Path) -> None:
+    """The shape of a generated training set (distance, camera height, yaw; within an identity too),
+    as a figure and numbers on the run, so two runs on different distributions compare in MLflow."""
+    import json
+
+    from reidfw.synthetic.distribution import distribution_figure
+
+    fig = distribution_figure(train_root, output_dir / "data" / "train_distribution.png")
+    if fig is None:  # a user's own folder without generator metadata
+        return
+    mlf.experiment.log_artifact(run_id, str(fig), "data")
+    mlf.experiment.log_artifact(run_id, str(fig.with_suffix(".json")), "data")
+    for name, numbers in json.loads(fig.with_suffix(".json").read_text()).items():
+        for k in ("mean", "within_identity_spread_mean"):
+            mlf.experiment.log_metric(run_id, f"data/{name}/{k}", numbers[k])
 
 
 def export_best(checkpoint_path: str, out_dir: Path, run_id: str) -> Path:

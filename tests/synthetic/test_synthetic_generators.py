@@ -26,6 +26,7 @@ PAPER_FACTORS = {
 }
 # Per-image keys (posture wobble, noise, resulting box) and the condition bookkeeping itself.
 PER_IMAGE_KEYS = {"wobble_seed", "noise_seed", "posture", "wobble_yaw", "bbox", "scale", "truncated", "slant_distance",
+                  "box_height_native", "capped",
                   "index", "condition_id", "condition", "factor"}
 # Render-meta keys that follow from each controlled parameter.
 DERIVED = {"distance": {"distance", "camera"}, "camera_height": {"camera_height", "camera"}, "tilt": {"tilt", "camera"},

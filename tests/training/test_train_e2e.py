@@ -86,3 +86,19 @@ def test_margin_sweep_gives_one_run_per_value(tmp_path):
     exp = client.get_experiment_by_name("sweep")
     runs = client.search_runs([exp.experiment_id])
     assert sorted(r.data.params["margin"] for r in runs) == ["0.3", "0.7"]
+
+
+def test_an_ablation_pair_lands_as_a_parent_run_with_two_children(tmp_path):
+    out = _train(tmp_path, *TRACKS, "experiment=ablation_camera_height", "trainer.max_epochs=1",
+                 multirun=True)
+    assert "ablation: camera height" in out and "calibrated robustness" in out
+    client = _client(tmp_path)
+    exp = client.get_experiment_by_name("reidfw-ablation")
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("reidfw.kind") == "ablation"]
+    assert len(parents) == 1
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert sorted(r.data.tags["reidfw.ablation.variant"] for r in children) == [
+        "+synthetic.tracks.camera_heights=[1.6,3.0,5.0]", "+synthetic.tracks.camera_heights=[3.0]"]
+    assert {a.path for a in client.list_artifacts(parents[0].info.run_id)} >= {"ablation.png", "ablation.json"}
+    assert any(k.startswith("robustness/camera_height/") for k in parents[0].data.metrics)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reidfw.synthetic.camera import Camera
+from reidfw.synthetic.camera import Camera, CameraPreset, camera_preset
 from reidfw.synthetic.scene import Light
 
 METADATA_FILE = "metadata.jsonl"   # one JSON object per image: the full render parameters
@@ -18,18 +18,27 @@ def random_light(rng: np.random.Generator) -> Light:
                  strength=float(rng.uniform(0.5, 0.9)), ambient=float(rng.uniform(0.25, 0.45)))
 
 
-def mounted_camera(rng: np.random.Generator, position_xz=(0.0, 0.0), heading_deg: float = 0.0,
-                   height_range=(2.2, 5.0), aim_range=(8.0, 13.0)) -> tuple[Camera, tuple[float, float]]:
-    """A fixed surveillance camera at ``position_xz`` looking along ``heading_deg`` (0 = world -Z).
+def pick_preset(rng: np.random.Generator, camera) -> CameraPreset:
+    """One camera preset: a name, a dict (a user's own camera), or a list of names to draw from."""
+    if isinstance(camera, (list, tuple)):
+        camera = camera[int(rng.integers(len(camera)))]
+    return camera_preset(camera)
+
+
+def mounted_camera(rng: np.random.Generator, preset: CameraPreset, position_xz=(0.0, 0.0), heading_deg: float = 0.0,
+                   height: float | None = None, aim_range=(8.0, 13.0)) -> tuple[Camera, tuple[float, float]]:
+    """A fixed surveillance camera of ``preset`` at ``position_xz`` looking along ``heading_deg`` (0 = world -Z),
+    mounted ``height`` metres high (default: the preset's).
 
     It is tilted down to look at a ground point ``aim`` metres ahead; returns the camera
     and that ground point (the anchor its scene is built around).
     """
-    height = float(rng.uniform(*height_range))
+    height = float(preset.mount_height if height is None else height)
     aim = float(rng.uniform(*aim_range))
     tilt = math.degrees(math.atan2(height, aim))
     h = math.radians(heading_deg)
-    cam = Camera(position=(position_xz[0], height, position_xz[1]), pan_deg=heading_deg, tilt_deg=tilt)
+    cam = Camera(position=(position_xz[0], height, position_xz[1]), pan_deg=heading_deg, tilt_deg=tilt,
+                 **preset.sensor_fields())
     anchor = (position_xz[0] - aim * math.sin(h), position_xz[1] - aim * math.cos(h))
     return cam, anchor
 

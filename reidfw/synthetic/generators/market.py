@@ -24,9 +24,9 @@ import numpy as np
 from reidfw.data.formats.image_io import write_image
 from reidfw.data.formats.market import DISTRACTOR_PID, JUNK_PID, SPLITS, market_name
 from reidfw.synthetic.body import Pose
-from reidfw.synthetic.degrade import sample_degradation
-from reidfw.synthetic.generators.common import (ground_point_in_view, mounted_camera, person_fits, random_light,
-                                                     write_metadata)
+from reidfw.synthetic.generators.common import (ground_point_in_view, mounted_camera, person_fits, pick_preset,
+                                                random_light, write_metadata)
+from reidfw.synthetic.sensor import exposure_of
 from reidfw.synthetic.generators.parallel import parallel_map
 from reidfw.synthetic.identity import identity_rng, sample_identity
 from reidfw.synthetic.render import DEFAULT_CROP_HEIGHT, PersonNotVisible, render_person
@@ -34,19 +34,24 @@ from reidfw.synthetic.scene import build_scene
 from reidfw.synthetic.seeds import item_rng
 
 
-def _camera_setup(seed: int, cam: int):
+CAMERAS = ("corridor_1080p", "street_pole_1080p", "corridor_720p", "shop_4k")
+
+
+def _camera_setup(seed: int, cam: int, camera):
     """Camera ``cam`` (1-based, as in Market names): its own place, height, tilt, scene and quality."""
     rng = item_rng(seed, "market-camera", cam)
-    camera, anchor = mounted_camera(rng, position_xz=(60.0 * cam, 0.0), heading_deg=float(rng.uniform(-30, 30)),
-                                    height_range=(1.8, 6.5), aim_range=(7.0, 14.0))
+    preset = pick_preset(rng, camera)
+    camera, anchor = mounted_camera(rng, preset, position_xz=(60.0 * cam, 0.0), heading_deg=float(rng.uniform(-30, 30)),
+                                    height=float(rng.uniform(1.8, 6.5)), aim_range=(7.0, 14.0))
     background = ["street", "wall", "none", "street", "wall", "street"][(cam - 1) % 6]
-    scene = build_scene(background, rng, anchor, camera.pan_deg, random_light(rng))
-    return camera, scene, sample_degradation(rng)
+    light = random_light(rng)
+    scene = build_scene(background, rng, anchor, camera.pan_deg, light)
+    return camera, scene, preset.sensor.exposed(exposure_of(light))
 
 
 def _render_job(job: dict) -> dict | None:
     seed, out = job["seed"], Path(job["out"])
-    camera, scene, degradation = _camera_setup(seed, job["camera"])
+    camera, scene, sensor = _camera_setup(seed, job["camera"], job["camera_preset"])
     identity = sample_identity(identity_rng(seed, job["space"], job["person"]), f"{job['space']}-{job['person']}")
     for attempt in range(20):
         rng = item_rng(seed, "market-image", job["key"], attempt)
@@ -59,7 +64,7 @@ def _render_job(job: dict) -> dict | None:
         try:
             r = render_person(identity, pose, xz, float(rng.uniform(0, 360)), camera, scene,
                               crop_height=job["crop_height"], margin=float(rng.uniform(0.02, 0.08)),
-                              degradation=degradation, noise_seed=int(rng.integers(0, 2**31 - 1)))
+                              sensor=sensor, noise_seed=int(rng.integers(0, 2**31 - 1)))
         except PersonNotVisible:
             continue
         image = r.image
@@ -109,8 +114,8 @@ def plan_market(seed: int, identities: int, per_identity: int, cameras: int, dis
 
 
 def generate_market(out: str | Path, seed: int = 0, identities: int = 100, per_identity: int = 7, cameras: int = 6,
-                    distractors: int | None = None, junk: int | None = None, crop_height: int = DEFAULT_CROP_HEIGHT,
-                    workers: int | None = None) -> Path:
+                    distractors: int | None = None, junk: int | None = None, camera=CAMERAS,
+                    crop_height: int = DEFAULT_CROP_HEIGHT, workers: int | None = None) -> Path:
     """Write a Market-1501-layout set: half the identities train, half query + gallery."""
     if identities < 2 or cameras < 2 or cameras > 9:
         raise ValueError(f"need identities >= 2 and 2 <= cameras <= 9 (Market names use one camera digit); "
@@ -122,7 +127,8 @@ def generate_market(out: str | Path, seed: int = 0, identities: int = 100, per_i
         (out / folder).mkdir(parents=True, exist_ok=True)
     jobs = plan_market(seed, identities, per_identity, cameras, distractors, junk)
     for job in jobs:
-        job.update(seed=seed, out=str(out), crop_height=crop_height)
+        job.update(seed=seed, out=str(out), crop_height=crop_height,
+                   camera_preset=list(camera) if isinstance(camera, (list, tuple)) else camera)
     records = [r for r in parallel_map(_render_job, jobs, workers) if r is not None]
     write_metadata(out, records)
     return out

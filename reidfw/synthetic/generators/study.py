@@ -23,9 +23,12 @@ Factors (manifest order) and how each condition is realised:
                         (112 cm); the tilt points the optical axis at that point, so the
                         person is framed as in the standard and 112 cm *is* the standard.
 
-Camera: a 1920x1080 sensor held upright (portrait, 60 deg along the long side) — with
-the standard's tilt 0 a 1.7 m person must fit at 2 m, which a landscape 60 deg camera
-cannot do. Rendered person boxes are capped at ``crop_height`` pixels (see render.py).
+Camera: a preset of ``reidfw.synthetic.camera`` (default ``corridor_1080p``: the wide-angle
+1080p camera of a people-flow installation, whose 1.7 m person is 816 px tall at 2 m and
+117 px at 14 m, with its blur, noise and compression), so the distance factor costs the
+pixels it costs a real camera. With the standard's tilt 0 a 1.7 m person must fit at 2 m:
+wide-angle presets and ``study_portrait`` (an upright 1080x1920 sensor) do. Rendered
+person boxes are capped at ``crop_height`` pixels (see render.py).
 
 Impostors: ``impostors`` other people, each photographed once under every condition, so
 every cell of a matrix has its own impostor distribution (``reidfw.evaluation.calibration``).
@@ -49,19 +52,17 @@ from pathlib import Path
 from reidfw.data.formats.image_io import write_image, write_mask
 from reidfw.data.formats.study_manifest import StudyCondition, StudyFactor, StudyImage, StudyManifest, write_manifest
 from reidfw.synthetic.body import Pose
-from reidfw.synthetic.camera import camera_facing
-from reidfw.synthetic.degrade import Degradation
+from reidfw.synthetic.camera import camera_facing, camera_preset
 from reidfw.synthetic.generators.parallel import parallel_map
 from reidfw.synthetic.identity import BOTTOM_PALETTE, HAIR_COLORS, HEADWEAR_COLORS, SHOE_COLORS, SKIN_TONES, Identity, identity_rng, sample_identity
 from reidfw.synthetic.render import DEFAULT_CROP_HEIGHT, render_person
 from reidfw.synthetic.scene import Light, build_scene
 from reidfw.synthetic.seeds import item_rng, item_seed
+from reidfw.synthetic.sensor import exposure_of
 
 STANDARD = {"distance": 4.0, "camera_height": 1.12, "tilt": 0.0, "yaw": 180.0, "outfit": "white1", "helmet": True,
             "backpack": False, "background": "panel"}
-STUDY_SENSOR = {"width": 1080, "height": 1920, "hfov_deg": math.degrees(2 * math.atan(math.tan(math.radians(30)) * 1080 / 1920))}
 STUDY_LIGHT = Light(azimuth_deg=20.0, elevation_deg=60.0, strength=0.7, ambient=0.38)
-STUDY_DEGRADATION = Degradation(blur_sigma=0.6, noise_sigma=1.5, jpeg_quality=None)
 SLANT_DISTANCE = 4.0
 
 # The parameters of the condition dict that each factor may change (everything else stays at the standard).
@@ -170,13 +171,14 @@ def _render_image(job: dict) -> dict:
         person = impostor_person(seed, job["impostor"], job["impostors"]).replace(backpack=bool(cond["backpack"]))
     else:
         person = dress(study_person(seed), cond)
-    camera = camera_facing((0.0, 0.0), cond["distance"], cond["camera_height"], cond["tilt"], 0.0, **STUDY_SENSOR)
+    preset = camera_preset(job["camera"])
+    camera = camera_facing((0.0, 0.0), cond["distance"], cond["camera_height"], cond["tilt"], 0.0, **preset.sensor_fields())
     # Same room for every condition: the scene's randomness is fixed by the seed alone.
     scene = build_scene(cond["background"], item_rng(seed, "study-scene"), (0.0, 0.0), 0.0, STUDY_LIGHT)
     key = (job["factor"], job["condition_id"], job["n"], person.identity_id)
     pose = Pose(walk_amount=0.0, wobble_seed=item_seed(seed, "study-wobble", *key))
     r = render_person(person, pose, (0.0, 0.0), cond["yaw"], camera, scene, crop_height=job["crop_height"],
-                      margin=job["margin"], degradation=STUDY_DEGRADATION, noise_seed=item_seed(seed, "study-noise", *key),
+                      margin=job["margin"], sensor=preset.sensor.exposed(exposure_of(STUDY_LIGHT)), noise_seed=item_seed(seed, "study-noise", *key),
                       extra_meta={"factor": job["factor"], "condition_id": job["condition_id"], "index": job["n"],
                                   "condition": cond, "person": person.identity_id})
     rel = f"{job['factor']}/{job['condition_id']}/{job['n']}"
@@ -189,9 +191,12 @@ def _render_image(job: dict) -> dict:
 
 
 def generate_study(out: str | Path, seed: int = 0, per_condition: int = 5, impostors: int = 20,
-                   crop_height: int = DEFAULT_CROP_HEIGHT, margin: float = 0.15, workers: int | None = None) -> Path:
+                   camera="corridor_1080p", crop_height: int = DEFAULT_CROP_HEIGHT, margin: float = 0.15,
+                   workers: int | None = None) -> Path:
     """Write the full study (every factor and condition of the paper) with ``per_condition`` images each,
-    and ``impostors`` other people photographed once under every condition."""
+    and ``impostors`` other people photographed once under every condition, through the ``camera``
+    preset (a name or a dict: "what does my camera do to matching?")."""
+    camera_preset(camera)  # an unknown preset fails here, before any rendering
     if per_condition < 2:
         raise ValueError(f"per_condition must be >= 2 (the matrix diagonal needs pairs of images), got {per_condition}")
     if impostors < 0:
@@ -199,7 +204,8 @@ def generate_study(out: str | Path, seed: int = 0, per_condition: int = 5, impos
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     factors = study_factors(study_person(seed))
-    base = {"seed": seed, "out": str(out), "crop_height": crop_height, "margin": margin, "impostors": impostors}
+    base = {"seed": seed, "out": str(out), "crop_height": crop_height, "margin": margin, "impostors": impostors,
+            "camera": camera}
     jobs, first_of_key, imp_jobs = [], {}, {}
     for f in factors:
         for cid, _, changes in f.conditions:

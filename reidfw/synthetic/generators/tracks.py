@@ -1,11 +1,14 @@
 """Single-camera tracking crops: the ArcFace model's training data.
 
-A few fixed cameras (one mounting height each) watch people walk straight paths
+A few fixed cameras (one mounting height and tilt each) watch people walk straight paths
 across their view: mostly towards or away from the camera, some across or diagonally.
 Every few frames the tracker's box is cropped. So one identity (= one track) spans
 many distances but only the one or two yaws its walking direction gives, and always the
 same camera height — the bias the paper blames for ArcFace's weakness to orientation
-and height.
+and height. Each bias is a setting: ``camera_heights`` (the mounting heights the cameras
+cycle through; default a random 2.2-5 m each), ``walks`` (the share of along / across /
+diagonal paths: more across and diagonal = more orientations) and ``distances`` (the
+range of the paths, metres).
 
 Layout (``reidfw.data.formats.tracks``)::
 
@@ -23,9 +26,9 @@ import numpy as np
 from reidfw.data.formats.image_io import write_image
 from reidfw.data.formats.tracks import write_tracks_table
 from reidfw.synthetic.body import Pose
-from reidfw.synthetic.degrade import sample_degradation
-from reidfw.synthetic.generators.common import (ground_point_in_view, mounted_camera, person_fits, random_light,
-                                                     write_metadata)
+from reidfw.synthetic.generators.common import (ground_point_in_view, mounted_camera, person_fits, pick_preset,
+                                                random_light, write_metadata)
+from reidfw.synthetic.sensor import exposure_of
 from reidfw.synthetic.generators.parallel import parallel_map
 from reidfw.synthetic.identity import identity_rng, sample_identity
 from reidfw.synthetic.render import DEFAULT_CROP_HEIGHT, PersonNotVisible, render_person
@@ -37,38 +40,49 @@ WALK_SPEED = (1.0, 1.6)        # m/s
 STRIDE_HZ = 0.9                # full gait cycles per second at normal speed
 
 
-def _camera_setup(seed: int, index: int):
+WALKS = {"along": 0.6, "across": 0.2, "diagonal": 0.2}
+DISTANCES = (5.0, 26.0)
+
+
+def _camera_setup(seed: int, index: int, camera, heights):
     rng = item_rng(seed, "tracks-camera", index)
-    camera, anchor = mounted_camera(rng, position_xz=(50.0 * index, 0.0), heading_deg=float(rng.uniform(-20, 20)))
+    preset = pick_preset(rng, camera)
+    height = float(heights[index % len(heights)]) if heights else float(rng.uniform(2.2, 5.0))
+    cam, anchor = mounted_camera(rng, preset, position_xz=(50.0 * index, 0.0), heading_deg=float(rng.uniform(-20, 20)),
+                                 height=height)
     background = str(rng.choice(["street", "street", "wall", "none"]))
-    scene = build_scene(background, rng, anchor, camera_bearing_deg=camera.pan_deg, light=random_light(rng))
-    degradation = sample_degradation(rng)
-    return camera, scene, degradation
+    light = random_light(rng)
+    scene = build_scene(background, rng, anchor, camera_bearing_deg=cam.pan_deg, light=light)
+    return cam, scene, preset.sensor.exposed(exposure_of(light))
 
 
-def _path(rng: np.random.Generator, camera) -> tuple[np.ndarray, np.ndarray]:
+def _path(rng: np.random.Generator, camera, walks: dict, distances) -> tuple[np.ndarray, np.ndarray]:
     """Start and end ground points of a straight walk inside the camera's view."""
-    kind = rng.choice(["along", "across", "diagonal"], p=[0.6, 0.2, 0.2])
+    names = list(walks)
+    probs = np.asarray([walks[n] for n in names], float)
+    kind = names[int(rng.choice(len(names), p=probs / probs.sum()))]
+    near, far = distances
+    span = far - near
     if kind == "along":
         lat = rng.uniform(-0.5, 0.5)
-        a = ground_point_in_view(camera, rng.uniform(5.0, 8.0), lat)
-        b = ground_point_in_view(camera, rng.uniform(18.0, 26.0), lat + rng.uniform(-0.15, 0.15))
+        a = ground_point_in_view(camera, rng.uniform(near, near + 0.15 * span), lat)
+        b = ground_point_in_view(camera, rng.uniform(near + 0.6 * span, far), lat + rng.uniform(-0.15, 0.15))
     elif kind == "across":
-        d = rng.uniform(7.0, 20.0)
+        d = rng.uniform(near + 0.1 * span, near + 0.7 * span)
         a, b = ground_point_in_view(camera, d, -0.8), ground_point_in_view(camera, d + rng.uniform(-2, 2), 0.8)
     else:
-        a = ground_point_in_view(camera, rng.uniform(5.0, 9.0), rng.uniform(-0.8, -0.3))
-        b = ground_point_in_view(camera, rng.uniform(15.0, 24.0), rng.uniform(0.3, 0.8))
+        a = ground_point_in_view(camera, rng.uniform(near, near + 0.2 * span), rng.uniform(-0.8, -0.3))
+        b = ground_point_in_view(camera, rng.uniform(near + 0.5 * span, near + 0.9 * span), rng.uniform(0.3, 0.8))
     a, b = np.array(a), np.array(b)
     return (a, b) if rng.random() < 0.5 else (b, a)
 
 
 def _render_track(job: dict) -> list[dict]:
     seed, t, out = job["seed"], job["track"], Path(job["out"])
-    camera, scene, degradation = _camera_setup(seed, job["camera"])
+    camera, scene, sensor = _camera_setup(seed, job["camera"], job["camera_preset"], job["camera_heights"])
     rng = item_rng(seed, "track", t)
     identity = sample_identity(identity_rng(seed, "tracks", t), f"t{t:05d}")
-    start, end = _path(rng, camera)
+    start, end = _path(rng, camera, job["walks"], job["distances"])
     speed = rng.uniform(*WALK_SPEED)
     duration = float(np.linalg.norm(end - start) / speed)
     heading = (end - start) / np.linalg.norm(end - start)
@@ -90,7 +104,7 @@ def _render_track(job: dict) -> list[dict]:
                     wobble_seed=item_seed(seed, "track-wobble", t, k), wobble_scale=0.5)
         try:
             r = render_person(identity, pose, xz, world_yaw, camera, scene, crop_height=job["crop_height"],
-                              margin=float(rng.uniform(0.02, 0.08)), degradation=degradation,
+                              margin=float(rng.uniform(0.02, 0.08)), sensor=sensor, velocity=tuple(heading * speed),
                               noise_seed=item_seed(seed, "track-noise", t, k))
         except PersonNotVisible:
             continue
@@ -105,14 +119,20 @@ def _render_track(job: dict) -> list[dict]:
 
 
 def generate_tracks(out: str | Path, seed: int = 0, identities: int = 64, per_identity: int = 16, cameras: int = 4,
-                    crop_height: int = DEFAULT_CROP_HEIGHT, workers: int | None = None) -> Path:
-    """Write ``identities`` tracks (one identity each) of up to ``per_identity`` crops from ``cameras`` cameras."""
+                    camera="corridor_1080p", camera_heights: list[float] | None = None, walks: dict | None = None,
+                    distances=DISTANCES, crop_height: int = DEFAULT_CROP_HEIGHT, workers: int | None = None) -> Path:
+    """Write ``identities`` tracks (one identity each) of up to ``per_identity`` crops from ``cameras`` cameras
+    of the ``camera`` preset (a name, a list to draw from, or a dict)."""
     if identities < 1 or per_identity < 1 or cameras < 1:
         raise ValueError(f"identities, per_identity and cameras must be >= 1 (got {identities}, {per_identity}, {cameras})")
+    walks = dict(walks or WALKS)
+    if set(walks) - set(WALKS) or not any(v > 0 for v in walks.values()):
+        raise ValueError(f"walks must weigh some of {sorted(WALKS)}, got {walks}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [{"seed": seed, "track": t, "camera": t % cameras, "per_identity": per_identity, "out": str(out),
-             "crop_height": crop_height} for t in range(identities)]
+             "crop_height": crop_height, "camera_preset": camera, "camera_heights": list(camera_heights or []),
+             "walks": walks, "distances": tuple(distances)} for t in range(identities)]
     rows = [r for track_rows in parallel_map(_render_track, jobs, workers) for r in track_rows]
     if not rows:
         raise RuntimeError("no track produced a visible crop; check the camera setup in generators/tracks.py")
