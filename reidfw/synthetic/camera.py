@@ -175,26 +175,25 @@ def _portrait_hfov(long_side_fov_deg: float, width: int, height: int) -> float:
 # Common set-ups (``python -m reidfw.synthetic study --camera corridor_1080p`` renders the study
 # through one of them: "what does my camera do to matching?"). Sensors: typical values of
 # H.264 surveillance cameras (1-3 grey levels of read noise, quality 60-85 after transcoding).
-CAMERA_PRESETS: dict[str, CameraPreset] = {p.name: p for p in (
-    CameraPreset("corridor_1080p", 1920, 1080, 90.0, 2.5,
-                 Sensor(optics_blur=0.7, read_noise=2.0, shot_noise=0.2, quality=75, shutter_s=1 / 60),
-                 "a wide-angle 1080p camera over a corridor or entrance: 1.7 m is 410 px at 4 m, 120 px at 14 m"),
-    CameraPreset("corridor_720p", 1280, 720, 90.0, 2.5,
-                 Sensor(optics_blur=0.8, read_noise=2.5, shot_noise=0.25, quality=65, shutter_s=1 / 60),
-                 "a budget 720p wide-angle camera: 1.7 m is 270 px at 4 m, 78 px at 14 m"),
-    CameraPreset("shop_4k", 3840, 2160, 100.0, 3.0,
-                 Sensor(optics_blur=1.0, read_noise=1.5, shot_noise=0.15, quality=80, shutter_s=1 / 100),
-                 "a 4K dome over a shop floor: 1.7 m is 690 px at 4 m, 200 px at 14 m"),
-    CameraPreset("street_pole_1080p", 1920, 1080, 60.0, 6.0,
-                 Sensor(optics_blur=0.6, read_noise=1.5, shot_noise=0.2, quality=70, shutter_s=1 / 100),
-                 "a 1080p street camera on a pole: 1.7 m is 700 px at 4 m, 200 px at 14 m"),
-    CameraPreset("narrow_1080p", 1920, 1080, 30.0, 4.0,
-                 Sensor(optics_blur=0.6, read_noise=1.5, shot_noise=0.2, quality=80, shutter_s=1 / 100),
-                 "a 1080p camera with a narrow lens down a long hall: 1.7 m is 445 px at 14 m"),
-    CameraPreset("study_portrait", 1080, 1920, _portrait_hfov(60.0, 1080, 1920), 1.12,
-                 Sensor(optics_blur=0.6, read_noise=1.5, shot_noise=0.0, quality=None),
-                 "an upright 1080x1920 camera, 60 deg along the long side, uncompressed: 1.7 m is 1430 px at 2 m"),
-)}
+_PRESET_TABLE = [
+    # name, width, height, hfov, mount (m), (optics blur, read noise, shot noise, JPEG quality, shutter s), what it is
+    ("corridor_1080p", 1920, 1080, 90.0, 2.5, (0.7, 2.0, 0.2, 75, 1 / 60),
+     "a wide-angle 1080p camera over a corridor or entrance: 1.7 m is 410 px at 4 m, 120 px at 14 m"),
+    ("corridor_720p", 1280, 720, 90.0, 2.5, (0.8, 2.5, 0.25, 65, 1 / 60),
+     "a budget 720p wide-angle camera: 1.7 m is 270 px at 4 m, 78 px at 14 m"),
+    ("shop_4k", 3840, 2160, 100.0, 3.0, (1.0, 1.5, 0.15, 80, 1 / 100),
+     "a 4K dome over a shop floor: 1.7 m is 690 px at 4 m, 200 px at 14 m"),
+    ("street_pole_1080p", 1920, 1080, 60.0, 6.0, (0.6, 1.5, 0.2, 70, 1 / 100),
+     "a 1080p street camera on a pole: 1.7 m is 700 px at 4 m, 200 px at 14 m"),
+    ("narrow_1080p", 1920, 1080, 30.0, 4.0, (0.6, 1.5, 0.2, 80, 1 / 100),
+     "a 1080p camera with a narrow lens down a long hall: 1.7 m is 445 px at 14 m"),
+    ("study_portrait", 1080, 1920, _portrait_hfov(60.0, 1080, 1920), 1.12, (0.6, 1.5, 0.0, None, 0.0),
+     "an upright 1080x1920 camera, 60 deg along the long side, uncompressed: 1.7 m is 1430 px at 2 m"),
+]
+CAMERA_PRESETS: dict[str, CameraPreset] = {
+    name: CameraPreset(name, w, h, fov, mount, Sensor(blur, read, shot, 1.0, quality, shutter), text)
+    for name, w, h, fov, mount, (blur, read, shot, quality, shutter), text in _PRESET_TABLE
+}
 
 
 def camera_preset(preset: str | dict | CameraPreset) -> CameraPreset:
