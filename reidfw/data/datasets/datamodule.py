@@ -50,6 +50,7 @@ class ReIDDataModule(pl.LightningDataModule):
         pin_memory: bool | None = None,
         persistent_workers: bool = False,
         min_images_per_identity: int = 2,
+        positives: str = "crop",
         on_bad_image: str = "raise",
         seed: int = 0,
     ):
@@ -58,6 +59,8 @@ class ReIDDataModule(pl.LightningDataModule):
             train and val; default the paper's 384x128 ImageNet-normalised input.
         transform: options of the train transform (``build_transform(kind, spec, **transform)``;
             "supervised" for tracks, "contrastive" for unlabeled).
+        positives: unlabeled data only: "crop" (two views of one crop, MoCo's instance task) or "moment"
+            (the second view another moment of the same person; see ``UnlabeledDataset``).
         sampler: ``{"name": "random"}`` (default) or ``{"name": "pk", "p": P, "k": K}`` with
             P * K == batch_size (either of p / k may be left out and is derived).
         pin_memory: None = when CUDA is available.
@@ -79,6 +82,7 @@ class ReIDDataModule(pl.LightningDataModule):
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
         self.persistent_workers = bool(persistent_workers) and self.num_workers > 0
         self.min_images_per_identity = int(min_images_per_identity)
+        self.positives = positives
         self.on_bad_image = check_on_bad_image(on_bad_image)
         self.seed = int(seed)
         self.sampler_name, self.p, self.k = self._sampler_spec(dict(to_plain(sampler) or {}))
@@ -123,7 +127,7 @@ class ReIDDataModule(pl.LightningDataModule):
             if self.train_kind == "tracks":
                 self.train_set = TrackDataset(root, t, self.min_images_per_identity, self.on_bad_image)
             else:
-                self.train_set = UnlabeledDataset(root, t, self.on_bad_image)
+                self.train_set = UnlabeledDataset(root, t, self.on_bad_image, positives=self.positives)
         if stage in ("fit", "validate", None) and self.val_set is None and self.has_val:
             root = Path(self.val_root).expanduser()
             t = build_transform("evaluation", self.input_spec)

@@ -46,3 +46,28 @@ def test_unlabeled_needs_two_views(flat_root):
     ds = UnlabeledDataset(flat_root, build_transform("evaluation", InputSpec(size=(64, 32))))
     with pytest.raises(TypeError, match="TwoViews"):
         ds[0]
+
+
+def test_moment_positives_pair_two_crops_of_one_person(flat_root):
+    import torch
+
+    from reidfw.model_input import to_model_input
+
+    names = sorted(p.name for p in flat_root.glob("*.jpg"))
+    # crops 0 and 1 are one person, 2 and 3 another; the rest have no second moment
+    (flat_root / "moments.csv").write_text("path,person\n" + "".join(f"{n},{i // 2 if i < 4 else 'solo' + str(i)}\n"
+                                                                     for i, n in enumerate(names)))
+    spec = InputSpec(size=(64, 32))
+    off = dict(crop_scale=(1.0, 1.0), color_jitter_p=0, gray_p=0, blur_p=0, flip_p=0, erasing_p=0)
+    ds = UnlabeledDataset(flat_root, build_transform("contrastive", spec, **off), positives="moment")
+    assert ds.others[0] == [1] and ds.others[3] == [2] and ds.others[5] == []
+    item = ds[0]
+    from reidfw.data.formats.image_io import read_image
+
+    assert torch.equal(item["view1"], to_model_input(read_image(flat_root / names[0]), spec))
+    assert torch.equal(item["view2"], to_model_input(read_image(flat_root / names[1]), spec))  # the other moment
+    solo = ds[5]
+    assert torch.equal(solo["view1"], solo["view2"])  # no other moment: the crop itself
+    (flat_root / "moments.csv").unlink()
+    with pytest.raises(ValueError, match="moments.csv"):
+        UnlabeledDataset(flat_root, build_transform("contrastive", spec), positives="moment")
