@@ -16,6 +16,8 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -c constraints.txt -e ".[dev]"
+	# TrackEval (HOTA; tests and benchmarks/tracking_quality.py) without its opencv-python/pycocotools requirements
+	$(BIN)/python -m pip install --no-deps trackeval==1.3.0
 	rm -f $(VENV)/.installed-*
 	touch $@
 

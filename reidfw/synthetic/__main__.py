@@ -6,6 +6,7 @@ Examples::
     python -m reidfw.synthetic unlabeled --out data/unlabeled --count 1000
     python -m reidfw.synthetic study --out data/study --per-condition 5
     python -m reidfw.synthetic market --out data/market --identities 100
+    python -m reidfw.synthetic video --out data/clip --people 6 --seconds 6 --mp4   # MOTChallenge clip + GT
     python -m reidfw.synthetic contact-sheet --src data/study --out study.png
     python -m reidfw.synthetic demo-data          # all four demo sets into the cache (make demo)
 
@@ -21,6 +22,7 @@ import time
 from reidfw.synthetic.cache import GENERATORS, ensure_dataset
 from reidfw.synthetic.camera import CAMERA_PRESETS
 from reidfw.synthetic.contact_sheet import contact_sheet
+from reidfw.synthetic.generators.video_cli import add_video_parser, run_video
 from reidfw.synthetic.distribution import distribution_figure
 from reidfw.synthetic.presets import synthetic_preset
 from reidfw.synthetic.render import DEFAULT_CROP_HEIGHT
@@ -52,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
             typ = float if opt == "margin" else int
             s.add_argument(f"--{opt.replace('_', '-')}", type=typ, default=defaults.get(opt),
                            help=f"default: {defaults.get(opt, 'generator default')}")
+    add_video_parser(sub)
     d = sub.add_parser("demo-data", help="render every set of a preset (conf/synthetic/<preset>.yaml) into the cache, once")
     d.add_argument("--preset", default="demo", help="the preset's name (default: demo)")
     d.add_argument("--cache-dir", default=os.environ.get("REIDFW_CACHE", ".cache/reidfw"),
@@ -71,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             print(f"{kind}: {ensure_dataset(kind, settings, args.cache_dir)} ({time.perf_counter() - t0:.1f} s)", flush=True)
         return 0
+    if args.command == "video":
+        return run_video(args)
     if args.command == "contact-sheet":
         sheet = contact_sheet(args.src, args.out, max_rows=args.rows, max_cols=args.cols)
         print(sheet)

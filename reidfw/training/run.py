@@ -109,7 +109,8 @@ def train(cfg: DictConfig) -> TrainResult:
         experiment_name=logger_cfg.experiment_name,
         run_name=logger_cfg.run_name or _default_run_name(cfg),
         tracking_uri=logger_cfg.tracking_uri,
-        tags={"reidfw.method": cfg.loss.method, "reidfw.backbone": cfg.model.name, **(logger_cfg.tags or {})},
+        tags={"reidfw.method": cfg.loss.method, "reidfw.backbone": cfg.model.name, **_tracking_tags(cfg),
+              **(logger_cfg.tags or {})},
         run_id=resume_run,
     )
     run_id = mlf.run_id
@@ -235,6 +236,14 @@ def format_summary(r: TrainResult) -> str:
 def _default_run_name(cfg: DictConfig) -> str:
     margin = f"-m{cfg.margin}" if "margin" in cfg else ""
     return f"{cfg.loss.method}-{cfg.model.name}{margin}"
+
+
+def _tracking_tags(cfg: DictConfig) -> dict:
+    """``reidfw.tracking_run_id`` when the training tracks came from track.py (its tracking.json)."""
+    from reidfw.data.formats.tracking_info import read_tracking_info
+
+    info = read_tracking_info(cfg.data.get("train_root"))
+    return {"reidfw.tracking_run_id": info["tracking_run_id"]} if info and info.get("tracking_run_id") else {}
 
 
 def _in_hydra() -> bool:
