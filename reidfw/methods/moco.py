@@ -47,9 +47,17 @@ log = logging.getLogger(__name__)
 QUEUE_FRACTION_WARN = 0.5
 
 
-def projection_head(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
-    """MoCo v2's MLP head (SimCLR style): Linear -> ReLU -> Linear."""
-    return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, out_dim))
+def projection_head(in_dim: int, hidden: int, out_dim: int, batch_norm: bool = False) -> nn.Sequential:
+    """MoCo v2's MLP head: Linear -> ReLU -> Linear; with ``batch_norm`` SimCLR's and MoCo v3's
+    Linear -> BN -> ReLU -> Linear -> BN (no affine), which centres the projections.
+
+    Why it matters on a short schedule: a freshly initialised network maps every crop to nearly
+    the same direction (cosine ~0.99), so InfoNCE starts from collapsed projections and spends
+    its first hundreds of steps spreading them; the BN spreads them from the first step."""
+    if not batch_norm:
+        return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, out_dim))
+    return nn.Sequential(nn.Linear(in_dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+                         nn.Linear(hidden, out_dim, bias=False), nn.BatchNorm1d(out_dim, affine=False))
 
 
 class MoCoMethod(ReIDMethod):
@@ -64,17 +72,19 @@ class MoCoMethod(ReIDMethod):
         momentum: float,
         temperature: float,
         optimizer: dict,
+        proj_bn: bool = False,
         shuffle_bn: bool = True,
         split_bn_groups: int = 1,
         input: dict | None = None,
         scheduler: dict | None = None,
     ):
         super().__init__(backbone, optimizer, input, scheduler)
-        self.head_q = projection_head(self.embed_dim, proj_hidden, proj_dim)
+        self.head_q = projection_head(self.embed_dim, proj_hidden, proj_dim, batch_norm=proj_bn)
         if shuffle_bn and split_bn_groups > 1:
             # Same parameter/buffer names as nn.BatchNorm: the EMA pairing, export and checkpoints are
             # unaffected, and in eval mode (validation, export) a SplitBatchNorm is exactly a BatchNorm.
             self.backbone = convert_split_bn(self.backbone, split_bn_groups)
+            self.head_q = convert_split_bn(self.head_q, split_bn_groups)
         self.backbone_k = copy.deepcopy(self.backbone)
         self.head_k = copy.deepcopy(self.head_q)
         for p in self._key_params():  # after the conversion, which creates new BN parameters
@@ -150,8 +160,8 @@ class MoCoMethod(ReIDMethod):
     def on_fit_start(self) -> None:
         # Under DDP shuffle BN replaces split BN (each process's BN already sees one shard).
         groups = 1 if D.world_size() > 1 else self.hparams.split_bn_groups
-        set_num_splits(self.backbone, groups)
-        set_num_splits(self.backbone_k, groups)
+        for encoder in (self.backbone, self.head_q, self.backbone_k, self.head_k):
+            set_num_splits(encoder, groups)
         if self.hparams.shuffle_bn and D.world_size() == 1 and self.hparams.split_bn_groups < 2:
             msg = (
                 "MoCo: shuffle_bn is on but split_bn_groups=1 on a single device: every key is normalised with the "

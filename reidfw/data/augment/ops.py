@@ -126,7 +126,8 @@ class PersonRandomCrop(A.ImageOnlyTransform):
 
     def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         height, width = params["shape"][:2]
-        box = sample_box(self.py_random, height, width, self.scale, self.ratio, inside="fits")
+        # scale (1, 1) asks for the whole crop: sampling would only hit it up to rounding
+        box = None if self.scale[0] >= 1.0 else sample_box(self.py_random, height, width, self.scale, self.ratio, inside="fits")
         if box is not None:
             return {"crop": box}
         # Fallback (as torchvision): the largest centred crop whose aspect is inside ``ratio``.
