@@ -56,6 +56,12 @@ def test_gap_reid_resnet18_is_exact(size):
     np.testing.assert_allclose(att.pairs.sum(0), att.map_b.ravel(), atol=1e-9)
     # last stride 1: 1/16 of the input per side
     assert att.map_a.shape == (size[0] // 16, size[1] // 16)
+    # each term is Stylianou et al.'s <f_a[i], f_b[j]> / (HW_a HW_b |e_a| |e_b|), computed here independently
+    with torch.no_grad():
+        fa, fb = (model.forward_features(x[None])[0].flatten(1).double() for x in (x_a, x_b))
+    hw = fa.shape[1]
+    ref = (fa.T @ fb) / (hw * hw * fa.mean(1).norm() * fb.mean(1).norm())
+    np.testing.assert_allclose(att.pairs, ref.numpy(), rtol=1e-6, atol=1e-12)
 
 
 def _give_head_a_real_bias(model: nn.Module, size) -> None:
