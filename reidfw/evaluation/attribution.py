@@ -147,16 +147,29 @@ def _fc_head_cells(model: nn.Module, fmap: torch.Tensor) -> tuple[torch.Tensor, 
     W = fc.weight.view(fc.out_features, C, h * w)  # torch.flatten(x, 1) order: channel-major, then cells
     cells = g.view(B, C, h * w)
     U = torch.empty(B, h * w, fc.out_features, dtype=torch.float64, device=fmap.device)
-    for p0 in range(0, h * w, 16):  # a few cells at a time: the fc of a 384x128 iresnet50 is 512 x 98,304
-        Wp = W[:, :, p0 : p0 + 16].double()
-        U[:, p0 : p0 + 16] = torch.einsum("dcp,bcp->bpd", Wp, cells[:, :, p0 : p0 + 16])
+    # The fc of a 384x128 iresnet50 is 512 x 98,304: convert it to float64 a slice of cells at a time (~64 MB).
+    step = max(1, (1 << 23) // (fc.out_features * C))
+    for p0 in range(0, h * w, step):
+        Wp = W[:, :, p0 : p0 + step].double().permute(2, 1, 0)  # (cells, C, D)
+        U[:, p0 : p0 + step] = torch.einsum("bcp,pcd->bpd", cells[:, :, p0 : p0 + step], Wp)
     U = U * s_out
     beta = s_out * (fc.bias.double() - bn.running_mean.double()) + bn.bias.double()
     return U, beta
 
 
-def cell_contributions(model: nn.Module, x: torch.Tensor) -> tuple[str, torch.Tensor, torch.Tensor, torch.Tensor, tuple[int, int]]:
-    """``(method, U (B, h*w, D) float64, beta (D,) float64, e (B, D) the model's embedding, (h, w))``.
+@dataclass
+class ImageCells:
+    """One image's embedding written as ``sum_p U[p] + beta`` (see the module docstring)."""
+
+    method: str
+    U: torch.Tensor  # (h*w, D) float64, CPU
+    beta: torch.Tensor  # (D,) float64
+    e: torch.Tensor  # (D,) the model's own float32 embedding
+    shape: tuple[int, int]  # (h, w)
+
+
+def image_cells(model: nn.Module, x: torch.Tensor, batch_size: int = 16) -> list[ImageCells]:
+    """The exact per-cell contributions of a batch of model inputs (B, 3, H, W), in batches.
 
     The decomposition is checked against the model's own head; a head it does not reproduce
     (not GAP after all, or a module in training mode) raises ``ValueError``.
@@ -164,50 +177,59 @@ def cell_contributions(model: nn.Module, x: torch.Tensor) -> tuple[str, torch.Te
     method = attribution_method(model)
     if method == GRADIENT:
         raise ValueError(f"{type(model).__name__} has no forward_features/forward_head: no exact decomposition")
+    out = []
     with torch.no_grad():
-        fmap = model.forward_features(x)
-        if fmap.ndim != 4:
-            raise ValueError(f"{type(model).__name__}.forward_features gives a {fmap.ndim}-d output, not a (B, C, h, w) map")
-        e = model.forward_head(fmap)
-        if isinstance(e, (tuple, list)):
-            e = e[0]
-        e = e.flatten(1)
-        B, C, h, w = fmap.shape
-        if method == FC_HEAD:
-            U, beta = _fc_head_cells(model, fmap)
-        else:
-            U = fmap.double().flatten(2).transpose(1, 2) / (h * w)
-            beta = torch.zeros(C, dtype=torch.float64, device=fmap.device)
-            if e.shape[1] != C:
-                raise ValueError(f"head output has {e.shape[1]} dims, the map {C} channels: not global average pooling")
-        rebuilt = U.sum(1) + beta
-        scale = float(e.double().norm(dim=1).max()) or 1.0
-        err = float((rebuilt - e.double()).abs().max()) / scale
-        if err > _AFFINE_RTOL:
-            raise ValueError(f"the {method} decomposition does not reproduce {type(model).__name__}'s embedding "
-                             f"(relative error {err:.1e}); is the model in eval mode, is its head what it seems?")
-    return method, U, beta, e, (h, w)
+        for s in range(0, len(x), batch_size):
+            fmap = model.forward_features(x[s : s + batch_size])
+            if fmap.ndim != 4:
+                raise ValueError(f"{type(model).__name__}.forward_features gives a {fmap.ndim}-d output, not a (B, C, h, w) map")
+            e = model.forward_head(fmap)
+            if isinstance(e, (tuple, list)):
+                e = e[0]
+            e = e.flatten(1)
+            B, C, h, w = fmap.shape
+            if method == FC_HEAD:
+                U, beta = _fc_head_cells(model, fmap)
+            else:
+                if e.shape[1] != C:
+                    raise ValueError(f"head output has {e.shape[1]} dims, the map {C} channels: not global average pooling")
+                U = fmap.double().flatten(2).transpose(1, 2) / (h * w)
+                beta = torch.zeros(C, dtype=torch.float64, device=fmap.device)
+            rebuilt = U.sum(1) + beta
+            scale = float(e.double().norm(dim=1).max()) or 1.0
+            err = float((rebuilt - e.double()).abs().max()) / scale
+            if err > _AFFINE_RTOL:
+                raise ValueError(f"the {method} decomposition does not reproduce {type(model).__name__}'s embedding "
+                                 f"(relative error {err:.1e}); is the model in eval mode, is its head what it seems?")
+            U, beta, e = U.cpu(), beta.cpu(), e.float().cpu()
+            out += [ImageCells(method, U[i], beta, e[i], (h, w)) for i in range(B)]
+    return out
+
+
+def pair_from_cells(a: ImageCells, b: ImageCells) -> PairAttribution:
+    """The exact split of the cosine of two images from their cells (see the module docstring)."""
+    (ha, wa), (hb, wb) = a.shape, b.shape
+    e_a, e_b = a.U.sum(0) + a.beta, b.U.sum(0) + b.beta  # float64 embeddings the terms below sum to
+    N = float(e_a.norm() * e_b.norm())
+    beta = a.beta
+    cb_a, cb_b = (a.U @ beta) / N, (b.U @ beta) / N
+    out = PairAttribution(
+        cosine=float(F.cosine_similarity(a.e[None], b.e[None]).item()),  # what Embedder computes
+        method=a.method,
+        map_a=((a.U @ e_b) / N).view(ha, wa).numpy(),  # = pairs.sum(1) + cells_bias_a
+        map_b=((b.U @ e_a) / N).view(hb, wb).numpy(),
+        bias_a=float(beta @ e_b) / N, bias_b=float(beta @ e_a) / N,
+        pairs=((a.U @ b.U.T) / N).numpy(),
+        cells_bias_a=cb_a.view(ha, wa).numpy(), cells_bias_b=cb_b.view(hb, wb).numpy(),
+        bias_bias=float(beta @ beta) / N,
+    )
+    out.details["cosine_float64"] = float((e_a @ e_b) / N)
+    return out
 
 
 def _exact(model: nn.Module, x_a: torch.Tensor, x_b: torch.Tensor) -> PairAttribution:
-    method, U, beta, e, (h, w) = cell_contributions(model, torch.stack([x_a, x_b]))
-    U, beta = U.cpu(), beta.cpu()
-    e64 = U.sum(1) + beta  # float64 embeddings the terms below sum to
-    N = float(e64[0].norm() * e64[1].norm())
-    pairs = (U[0] @ U[1].T) / N
-    cb_a, cb_b = (U[0] @ beta) / N, (U[1] @ beta) / N
-    bb = float(beta @ beta) / N
-    cos32 = float(F.cosine_similarity(e[0:1].float(), e[1:2].float()).item())  # what Embedder computes
-    map_a = (U[0] @ e64[1]) / N  # = pairs.sum(1) + cb_a
-    map_b = (U[1] @ e64[0]) / N
-    out = PairAttribution(
-        cosine=cos32, method=method,
-        map_a=map_a.view(h, w).numpy(), map_b=map_b.view(h, w).numpy(),
-        bias_a=float(beta @ e64[1]) / N, bias_b=float(beta @ e64[0]) / N,
-        pairs=pairs.numpy(), cells_bias_a=cb_a.view(h, w).numpy(), cells_bias_b=cb_b.view(h, w).numpy(), bias_bias=bb,
-    )
-    out.details["cosine_float64"] = float((e64[0] @ e64[1]) / N)
-    return out
+    a, b = image_cells(model, torch.stack([x_a, x_b]))
+    return pair_from_cells(a, b)
 
 
 # --------------------------------------------------------------------------- gradient fallback
@@ -264,3 +286,24 @@ def explain_pair(model: nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, method:
             fallback.details["why_not_exact"] = str(e)
             return fallback
     return _gradient(model, x_a, x_b)
+
+
+def explain_pairs(model: nn.Module, xs: torch.Tensor, pairs: list[tuple[int, int]]) -> list[PairAttribution]:
+    """:func:`explain_pair` for many pairs of the inputs ``xs`` (N, 3, H, W): each image is run through the
+    network once (the study's standard image is in every pair of its factor)."""
+    model = model.eval()
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    if attribution_method(model) != GRADIENT:
+        try:
+            cells = image_cells(model, xs.to(device))
+        except ValueError as e:
+            why = str(e)
+        else:
+            return [pair_from_cells(cells[i], cells[j]) for i, j in pairs]
+    else:
+        why = None
+    out = [_gradient(model, xs[i].to(device), xs[j].to(device)) for i, j in pairs]
+    if why:
+        for att in out:
+            att.details["why_not_exact"] = why
+    return out

@@ -92,11 +92,12 @@ def draw_input(ax, inp: ExplainedInput, cells: np.ndarray, vmax: float, caption:
     im = ax.imshow(heat, cmap=CMAP, vmin=-vmax, vmax=vmax, alpha=ALPHA, interpolation="bilinear")
     ax.set_xticks([])
     ax.set_yticks([])
-    text = [f"map sum {float(np.sum(cells)):+.3f}"]
+    lines = [caption] if caption else []
+    lines.append(f"sum {float(np.sum(cells)):+.3f}")
     share = fill_share(cells, inp.content)
     if abs(share) >= FILL_NOTE:
-        text.append(f"fill {share:+.3f}")
-    ax.set_xlabel((caption + "\n" if caption else "") + ", ".join(text), fontsize=7)
+        lines.append(f"on fill {share:+.3f}")
+    ax.set_xlabel("\n".join(lines), fontsize=6.5, labelpad=2)
     return im
 
 
@@ -130,7 +131,11 @@ def plot_pairs_grid(
     per_row: int = 4,
 ) -> Path:
     """The paper's Fig 12 for one factor: ``(label, standard input, condition input, attribution)`` per
-    condition, each pair side by side, one colour scale for the whole figure."""
+    condition, each pair side by side, one colour scale for the whole figure.
+
+    Laid out by hand (fixed margins, no constrained layout): every evaluation draws one of these
+    per factor and model, and the layout solver would be most of its cost.
+    """
     if not pairs:
         raise ValueError("plot_pairs_grid needs at least one pair")
     n = len(pairs)
@@ -138,21 +143,23 @@ def plot_pairs_grid(
     rows = math.ceil(n / cols)
     vmax = symmetric_limit([m for _, _, _, att in pairs for m in (att.map_a, att.map_b)])
     H, W = pairs[0][1].u8.shape[:2]
-    panel_w, panel_h = 1.05, 1.05 * H / W
-    fig, axes = plt.subplots(rows, 2 * cols, figsize=(2 * cols * panel_w + 0.9, rows * (panel_h + 0.75) + 0.7),
-                             squeeze=False, constrained_layout=True)
+    panel_w = 1.0
+    panel_h = panel_w * H / W
+    head, foot, gap, between = 0.75, 0.5, 0.45, 0.35  # inches: suptitle, captions, titles, between pairs
+    width = 2 * cols * panel_w + (cols - 1) * between + 1.4
+    height = head + rows * (panel_h + foot + gap)
+    fig = plt.figure(figsize=(width, height))
     im = None
-    for k in range(rows * cols):
+    for k, (label, a, b, att) in enumerate(pairs):
         r, c = divmod(k, cols)
-        ax_a, ax_b = axes[r][2 * c], axes[r][2 * c + 1]
-        if k >= n:
-            ax_a.axis("off")
-            ax_b.axis("off")
-            continue
-        label, a, b, att = pairs[k]
-        draw_input(ax_a, a, att.map_a, vmax, a.label)
-        im = draw_input(ax_b, b, att.map_b, vmax, b.label)
-        ax_a.set_title(f"{label}: {pair_title(att)}", fontsize=7, loc="left")
-    fig.suptitle(title, fontsize=9)
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6, label="contribution to the cosine (per cell)")
+        left = 0.1 + c * (2 * panel_w + between)
+        top = height - head - r * (panel_h + foot + gap) - gap
+        axes = [fig.add_axes([(left + i * panel_w) / width, (top - panel_h) / height, (panel_w - 0.04) / width,
+                              panel_h / height]) for i in (0, 1)]
+        draw_input(axes[0], a, att.map_a, vmax, a.label)
+        im = draw_input(axes[1], b, att.map_b, vmax, b.label)
+        axes[0].set_title(f"{label}\n{pair_title(att)}", fontsize=7, loc="left")
+    fig.suptitle(title, fontsize=9, y=1 - 0.12 / height, va="top")
+    cax = fig.add_axes([(width - 0.9) / width, 0.2, 0.12 / width, 0.6])
+    fig.colorbar(im, cax=cax, label="contribution to the cosine (per cell)")
     return save_figure(fig, path, dpi=100)

@@ -13,12 +13,13 @@ import json
 import re
 from pathlib import Path
 
+import torch
 import torch.nn as nn
 
 from reidfw.checkpoints.model_spec import input_spec_of
 from reidfw.data.formats.image_io import read_image, read_mask
 from reidfw.data.formats.study_manifest import StudyImage, StudyManifest
-from reidfw.evaluation.attribution import METHOD_TITLES, explain_pair
+from reidfw.evaluation.attribution import METHOD_TITLES, explain_pairs
 from reidfw.evaluation.attribution_figure import ExplainedInput, explained_input, fill_share, plot_pairs_grid
 
 
@@ -33,39 +34,49 @@ def study_attribution(
     """Fig 12-style figures for every factor of ``manifest``; returns ``{"figures", "files", "pairs"}``."""
     out_dir = Path(out_dir)
     input_spec = input_spec_of(spec)
-    cache: dict[tuple, ExplainedInput] = {}
+    seen: dict[tuple, int] = {}
+    inputs: list[ExplainedInput] = []
 
-    def load(img: StudyImage, label: str) -> ExplainedInput:
+    def index(img: StudyImage, label: str) -> int:
         key = (str(img.path), img.box, str(img.mask), label)
-        if key not in cache:
+        if key not in seen:
             mask = read_mask(img.mask) if mask_background and img.mask is not None else None
-            cache[key] = explained_input(read_image(img.path), input_spec, img.box, mask, label)
-        return cache[key]
+            seen[key] = len(inputs)
+            inputs.append(explained_input(read_image(img.path), input_spec, img.box, mask, label))
+        return seen[key]
 
-    figures, records = [], []
-    method = None
+    # Every (standard, condition) pair first, so each image goes through the network once.
+    plan = []
     for f in manifest.factors:
         std = next(c for c in f.conditions if c.id == f.standard)
-        a = load(std.images[0], f"{std.label} (standard)")
-        pairs = []
         for c in f.conditions:
             other = c.images[1] if c.id == f.standard and len(c.images) > 1 else c.images[0]
-            if c.id == f.standard and other is std.images[0]:
+            if other is std.images[0]:
                 continue  # a one-image standard has no second image to compare with
-            b = load(other, c.label)
-            att = explain_pair(model, a.x, b.x)
-            method = att.method
-            pairs.append((c.label, a, b, att))
+            plan.append((f, std, c, other))
+    pairs = [(index(std.images[0], "standard"), index(other, c.label)) for _, std, c, other in plan]
+    atts = explain_pairs(model, torch.stack([inp.x for inp in inputs]), pairs) if pairs else []
+
+    figures, records = [], []
+    method = atts[0].method if atts else None
+    for f in manifest.factors:
+        panels = []
+        for (pf, std, c, other), (i, j), att in zip(plan, pairs, atts):
+            if pf is not f:
+                continue
+            a, b = inputs[i], inputs[j]
+            panels.append((c.label, a, b, att))
             records.append({"factor": f.name, "condition": c.id, "standard": f.standard,
                             "image_a": str(std.images[0].path), "image_b": str(other.path),
                             "cosine": att.cosine, "method": att.method, "exact": att.exact,
                             "bias_a": att.bias_a, "bias_b": att.bias_b, "residual": att.residual(),
                             "fill_share_a": fill_share(att.map_a, a.content),
                             "fill_share_b": fill_share(att.map_b, b.content)})
-        if not pairs:
+        if not panels:
             continue
-        title = f"{f.title} — {model_name}\nstandard ({std.label}) against each condition; {METHOD_TITLES[method]}"
-        figures.append(plot_pairs_grid(pairs, out_dir / f"{_stem(f.name)}.png", title))
+        std_label = next(c for c in f.conditions if c.id == f.standard).label
+        title = f"{f.title} — {model_name}\nstandard ({std_label}) against each condition; {METHOD_TITLES[method]}"
+        figures.append(plot_pairs_grid(panels, out_dir / f"{_stem(f.name)}.png", title))
     out_dir.mkdir(parents=True, exist_ok=True)
     js = out_dir / "attribution.json"
     js.write_text(json.dumps({"model": model_name, "method": method, "exact": method != "gradient",

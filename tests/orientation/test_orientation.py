@@ -107,3 +107,7 @@ def test_synthetic_metadata_gives_yaw_and_groups(tmp_path):
     assert len(items) == 4 and all(0 <= i.yaw < 360 and i.path.is_file() for i in items)
     assert len({i.group for i in items}) == 2  # two street scenes
     assert all(isinstance(i, YawCrop) for i in items)
+    # trains and predicts on the rendered crops (through the same model-input path)
+    est = train_estimator(items, epochs=2, batch_size=2, progress=None)
+    yaw = predict_items(est, items)
+    assert yaw.shape == (4,) and np.all((0 <= yaw) & (yaw < 360))
