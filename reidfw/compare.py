@@ -101,6 +101,14 @@ def _box(value, key: str):
     return box
 
 
+def _short_names(a: str, b: str) -> tuple[str, str]:
+    """File names for titles; with their folder when the two names are the same (0.png vs 0.png)."""
+    pa, pb = Path(a), Path(b)
+    if pa.name != pb.name:
+        return pa.name, pb.name
+    return f"{pa.parent.name}/{pa.name}", f"{pb.parent.name}/{pb.name}"
+
+
 def run(argv: list[str]) -> int:
     from reidfw.errors import ReidfwError
 
@@ -163,7 +171,7 @@ def _compare(argv: list[str]) -> int:
     except CheckpointError as e:
         raise UsageError(f"cannot load checkpoint: {e}") from None
     input_spec = input_spec_of(spec)
-    name_a, name_b = Path(images[0]).name, Path(images[1]).name
+    name_a, name_b = _short_names(images[0], images[1])
     try:
         a = explained_input(img_a, input_spec, box_a, mask_a, f"A: {name_a}")
     except ValueError as e:
@@ -196,12 +204,13 @@ def _compare(argv: list[str]) -> int:
                                    cfg.cache_dir if cfg.calibration_cache else None, int(cfg.max_negatives))
     reading = cal.read(cosine)
 
-    out = Path(cfg.out) if cfg.out else Path("outputs/compare") / f"{Path(name_a).stem}_vs_{Path(name_b).stem}.png"
+    stem = lambda n: Path(n).with_suffix("").as_posix().replace("/", "_")  # noqa: E731
+    out = Path(cfg.out) if cfg.out else Path("outputs/compare") / f"{stem(name_a)}_vs_{stem(name_b)}.png"
     title = f"{model_display_name(spec)}: {name_a} vs {name_b}"
     figure = plot_pair(a, b, att, out, title)
 
     verdict = "SAME PERSON" if reading["same_person"] else "DIFFERENT PEOPLE"
-    thr = f"{cal.threshold:.3f}" if np.isfinite(cal.threshold) else "none (no threshold reaches it)"
+    thr = f"{cal.threshold:.3f}"
     print(f"reidfw compare: {images[0]} vs {images[1]}")
     print(f"  model          {model_display_name(spec)} ({spec['embedding']}, input {input_spec.height}x{input_spec.width}; {cfg.ckpt})")
     print(f"  cosine         {cosine:.4f}")
@@ -210,10 +219,14 @@ def _compare(argv: list[str]) -> int:
     print(f"  verdict        {verdict} at FAR {far:g}: threshold {thr} (TAR there {cal.tar:.3f})")
     print(f"  calibrated on  {cal.num_impostor:,} impostor and {cal.num_genuine:,} genuine {cal.source}; "
           f"z, strangers and threshold all from these pairs{' (cached)' if cached else ''}")
+    if cal.num_impostor * far < 1:
+        print(f"  note           FAR {far:g} needs at least {int(np.ceil(1 / far)):,} impostor pairs to be measured; with "
+              f"{cal.num_impostor:,} the threshold is just above the highest impostor score")
     print(f"  attribution    {att.summary()}")
     shares = (fill_share(att.map_a, a.content), fill_share(att.map_b, b.content))
     if max(abs(s) for s in shares) >= 0.005:
-        print(f"                 letterbox fill cells contribute {shares[0]:+.3f} (A) and {shares[1]:+.3f} (B)")
+        print(f"                 of which on the letterbox fill (each cell weighted by its fill area): "
+              f"{shares[0]:+.3f} (A), {shares[1]:+.3f} (B)")
     print(f"  figure         {figure}")
     if abs(att.cosine - cosine) > 1e-4:  # the two forwards must agree; a mismatch is a bug, not a user error
         print(f"  warning: the attribution's forward gives cosine {att.cosine:.5f}", file=sys.stderr)

@@ -61,10 +61,19 @@ class PairCalibration:
 
 
 def calibrate(scores: np.ndarray, labels: np.ndarray, far: float, source: str) -> PairCalibration:
+    """The operating point at ``far`` from labelled pair scores. When even the highest impostor exceeds the
+    allowed share (too few impostor pairs, or one very similar stranger), the threshold is just above
+    the highest impostor score: nothing seen is falsely accepted, and the TAR there is measured as usual."""
+    labels = np.asarray(labels, bool)
+    scores = np.asarray(scores, np.float64)
     v = verification_metrics(scores, labels, fars=(far,), recalls=())
-    imp = np.sort(np.asarray(scores, np.float64)[~np.asarray(labels, bool)])
-    return PairCalibration(source, far, float(v[f"threshold_at_far_{far:g}"]), float(v[f"tar_at_far_{far:g}"]),
-                           int(v["num_pos"]), int(v["num_neg"]), float(imp.mean()), float(imp.std()), imp)
+    imp = np.sort(scores[~labels])
+    threshold, tar = float(v[f"threshold_at_far_{far:g}"]), float(v[f"tar_at_far_{far:g}"])
+    if not math.isfinite(threshold):
+        threshold = float(np.nextafter(imp[-1], np.inf))
+        tar = float((scores[labels] >= threshold).mean())
+    return PairCalibration(source, far, threshold, tar, int(v["num_pos"]), int(v["num_neg"]),
+                           float(imp.mean()), float(imp.std()), imp)
 
 
 def market_pairs(embedder, root: str | Path, max_negatives: int = 2_000_000) -> tuple[np.ndarray, np.ndarray]:
