@@ -3,11 +3,14 @@
 Runs the same commands a user would type, so the demo is also a tour:
 render the synthetic data, train the ArcFace and MoCo v2 demo models, then
 evaluate both -- beside the colour-histogram baseline every model has to beat --
-on the calibrated factor study and the retrieval set, and test the paper's findings.
+on the calibrated factor study and the retrieval set, test the paper's findings, draw
+per model the paper's Fig 12 for every factor (where each similarity comes from), and ask
+one "same person?" question of each model with ``python -m reidfw.compare``.
 """
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -32,6 +35,20 @@ def _train(name: str, overrides: list[str]) -> dict:
     return json.loads((run_dir / "train_summary.json").read_text())
 
 
+def _compare_pair() -> list[str]:
+    """Two crops of the study's subject for ``reidfw.compare``: back to the camera (the standard) and
+    in profile, with their person boxes."""
+    from reidfw.data.formats.study_manifest import read_manifest
+    from reidfw.synthetic.cache import ensure_dataset
+    from reidfw.synthetic.presets import synthetic_preset
+
+    cache = os.environ.get("REIDFW_CACHE", ".cache/reidfw")  # where demo-data and evaluate.py put the sets
+    study = read_manifest(ensure_dataset("study", synthetic_preset("demo")["study"], cache))
+    a, b = (next(c for c in study.factor("orientation").conditions if c.id == cid).images[0] for cid in ("180deg", "90deg"))
+    box = lambda img: ",".join(str(int(v)) for v in img.box)  # noqa: E731
+    return [str(a.path), str(b.path), f"box_a=[{box(a)}]", f"box_b=[{box(b)}]"]
+
+
 def main() -> None:
     t0 = time.time()
     py = sys.executable
@@ -47,6 +64,11 @@ def main() -> None:
             f"hydra.run.dir={OUT / 'evaluation'}",
         ]
     )
+    pair = _compare_pair()
+    for name, trained in (("arcface", arcface), ("moco", moco)):
+        _run([py, "-m", "reidfw.compare", *pair, f"ckpt={trained['exported_model']}",
+              f"out={OUT / 'evaluation' / f'compare_{name}.png'}"])
+    print(f"\nWhere each similarity comes from (Fig 12, every factor): {OUT / 'evaluation'}/<ArcFace|MoCo>/attribution/")
     print(f"\nreidfw demo finished in {(time.time() - t0) / 60:.1f} min.")
     print("Open the MLflow UI to compare the runs:  .venv/bin/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db")
 

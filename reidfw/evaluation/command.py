@@ -119,8 +119,24 @@ def run_evaluation(cfg) -> int:
         print("error: study=null and market=null leave nothing to evaluate", file=sys.stderr)
         return 2
 
-    from reidfw.evaluation.pipeline import compare_models, evaluate_model
+    from reidfw.evaluation.pipeline import canonical_mode, compare_models, evaluate_model
     from reidfw.evaluation.tables import comparison_table, summary_table
+
+    try:
+        canonicalize = canonical_mode(cfg.canonicalize)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    orientation = None
+    if canonicalize:
+        from reidfw.orientation import OrientationModelError
+        from reidfw.orientation.synthetic import resolve_orientation_model
+
+        try:
+            orientation = resolve_orientation_model(cfg.orientation_model, cfg.cache_dir, synthetic)
+        except OrientationModelError as e:
+            print(f"error: cannot load the orientation estimator: {e}", file=sys.stderr)
+            return 2
 
     out_dir = Path(cfg.out_dir)
     all_results = []
@@ -131,7 +147,8 @@ def run_evaluation(cfg) -> int:
                 mask_background=cfg.mask_background, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
                 device=cfg.device, channels_last=cfg.channels_last, amp=cfg.amp, topk=cfg.topk,
                 use_faiss=cfg.use_faiss, max_negatives=cfg.max_negatives,
-                verification_pairs=cfg.verification_pairs,
+                verification_pairs=cfg.verification_pairs, attribution=cfg.attribution, flip_tta=cfg.flip_tta,
+                canonicalize=canonicalize, orientation=orientation,
             )
         )
     comparison = compare_models(all_results, out_dir / "comparison") if len(all_results) > 1 else None
@@ -157,6 +174,15 @@ def run_evaluation(cfg) -> int:
             )
     for res, rid in zip(all_results, run_ids):
         print(summary_table(res))
+        if res.get("canonicalisation"):
+            from reidfw.evaluation.orientation_study import canonicalisation_table
+
+            print(canonicalisation_table(res["model"], res["canonicalisation"]))
+        if res.get("attribution") and res["attribution"]["figures"]:
+            from reidfw.evaluation.attribution import METHOD_TITLES
+
+            where = Path(res["attribution"]["figures"][0]).parent.resolve()
+            print(f"  attribution ({METHOD_TITLES[res['attribution']['method']]}): {where}")
         if rid:
             print(f"  MLflow run: {rid}")
     if comparison:

@@ -9,6 +9,16 @@ Decoding, cropping and letterboxing (:func:`reidfw.model_input.prepare`) run in 
 workers and hand over uint8 tensors; :func:`reidfw.model_input.normalize` runs on the device.
 uint8 is a quarter of the bytes of float32 to copy, and the device does the arithmetic for
 free while the workers decode the next batch (see benchmarks/eval_throughput.py).
+
+Two options act on the model input, never on the crop path itself:
+
+- ``flip_tta``: the classic flip test-time augmentation -- the embedding is the mean of the
+  model's outputs for the input and for its mirror image (then L2-normalised);
+- ``canonicalize=<orientation estimator>``: the paper's flip proposal -- each input whose person
+  the estimator reads as facing the other half-circle, yaw in (180, 360), is mirrored before the
+  forward, so every crop is embedded facing [0, 180]. The estimator sees the crop through its own
+  input spec (the same prepare path), batched on the device. With ``flip_tta`` as well, the
+  canonicalisation changes nothing (the mean of an input and its mirror is mirror-invariant).
 """
 from __future__ import annotations
 
@@ -55,10 +65,13 @@ class CropDataset(Dataset):
     Runs in DataLoader workers, so it must stay picklable (plain fields only).
     """
 
-    def __init__(self, items: Sequence[CropItem], spec: InputSpec, mask_background: bool = False):
+    def __init__(self, items: Sequence[CropItem], spec: InputSpec, mask_background: bool = False,
+                 orientation_spec: InputSpec | None = None):
         self.items = list(items)
         self.spec = spec
         self.mask_background = mask_background
+        # With an orientation estimator: its own input of the same crop, returned beside the model's.
+        self.orientation_spec = orientation_spec
         if mask_background:
             missing = [str(it.path) for it in self.items if it.mask is None]
             if missing:
@@ -75,7 +88,10 @@ class CropDataset(Dataset):
         image = read_image(it.path)
         mask = read_mask(it.mask) if self.mask_background else None
         try:
-            return to_chw_tensor(prepare(image, self.spec, it.box, mask))
+            x = to_chw_tensor(prepare(image, self.spec, it.box, mask))
+            if self.orientation_spec is None:
+                return x
+            return x, to_chw_tensor(prepare(image, self.orientation_spec, it.box, mask))
         except ValueError as e:
             raise ValueError(f"{it.path}: {e}") from None
 
@@ -121,6 +137,8 @@ class Embedder:
         num_workers: int | None = None,
         channels_last: bool = False,
         amp: bool = False,
+        flip_tta: bool = False,
+        canonicalize=None,
     ):
         self.device = resolve_device(device)
         self.input_spec = input_spec_of(validate_model_spec(spec, source="the model spec given to Embedder"))
@@ -131,11 +149,14 @@ class Embedder:
         self.channels_last = channels_last
         self.amp = amp
         self.model = model.to(self.device).eval()
+        self.flip_tta = bool(flip_tta)
+        self.canonicalize = canonicalize.to(self.device) if canonicalize is not None else None
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
 
     def loader(self, items: Iterable[Any], mask_background: bool = False) -> DataLoader:
-        ds = CropDataset([as_crop_item(i) for i in items], self.input_spec, mask_background)
+        orientation_spec = self.canonicalize.spec if self.canonicalize is not None else None
+        ds = CropDataset([as_crop_item(i) for i in items], self.input_spec, mask_background, orientation_spec)
         return DataLoader(
             ds,
             batch_size=self.batch_size,
@@ -146,16 +167,38 @@ class Embedder:
         )
 
     @torch.inference_mode()
-    def forward_batch(self, batch_u8: torch.Tensor) -> torch.Tensor:
-        """uint8 (B, 3, H, W) on any device -> L2-normalised float32 (B, D) on the device."""
+    def forward_batch(self, batch_u8: torch.Tensor, orientation_u8: torch.Tensor | None = None) -> torch.Tensor:
+        """uint8 (B, 3, H, W) on any device -> L2-normalised float32 (B, D) on the device.
+
+        ``orientation_u8``: the same crops as the orientation estimator's inputs (needed with
+        ``canonicalize``)."""
         x = self._normalize(batch_u8.to(self.device, non_blocking=True))
+        if self.canonicalize is not None:
+            if orientation_u8 is None:
+                raise ValueError("canonicalize needs the orientation estimator's inputs of the batch (orientation_u8)")
+            flip = self.other_half(orientation_u8)
+            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+        out = self._forward(x)
+        if self.flip_tta:
+            out = (out + self._forward(x.flip(-1))) / 2
+        return F.normalize(out, dim=1)
+
+    def other_half(self, orientation_u8: torch.Tensor) -> torch.Tensor:
+        """(B,) bool: the estimator reads the person as facing (180, 360)."""
+        from reidfw.orientation import in_other_half
+
+        yaw = self.canonicalize.predict_u8(orientation_u8.to(self.device, non_blocking=True))
+        return torch.as_tensor(in_other_half(yaw.cpu().numpy()), device=self.device)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's embedding of normalised inputs, float32 (B, D), not normalised."""
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             out = self.model(x)
         if isinstance(out, (tuple, list)):  # some heads return (embedding, extras)
             out = out[0]
-        return F.normalize(out.float().flatten(1), dim=1)
+        return out.float().flatten(1)
 
     def embed(self, items: Iterable[Any], mask_background: bool = False) -> np.ndarray:
         """Features (N, D) float32, rows L2-normalised, in the order of ``items``."""
@@ -164,7 +207,7 @@ class Embedder:
             raise ValueError("no images to embed: the list is empty (check the data root)")
         # Features stay on the device until the end: a .cpu() per batch would
         # synchronise and stall the copy of the next batch behind the forward.
-        feats = [self.forward_batch(b) for b in loader]
+        feats = [self.forward_batch(*b) if isinstance(b, (tuple, list)) else self.forward_batch(b) for b in loader]
         return torch.cat(feats).cpu().numpy()
 
 

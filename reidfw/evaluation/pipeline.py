@@ -11,6 +11,8 @@ Layout of ``out_dir``::
     study/<factor>_{mean,std,count,z}.csv, study/study.json (with intervals, impostor stats)
     study/heatmaps/<factor>.png      raw cosine (the paper's look) beside impostor z
     market/retrieval.json, market/verification.json, market/collapse.json, market/roc.png, market/pr.png
+    attribution/<factor>.png, attribution/attribution.json   where each similarity comes from (Fig 12)
+    study/heatmaps/<factor>_canonical[_z].png, orientation/estimates.csv   canonicalize="compare"
     results.json          settings, spec, the collapse check and the flat metrics
 
 The retrieval set is embedded first: it gives the collapse check and, when the study names
@@ -69,6 +71,10 @@ def evaluate_model(
     use_faiss: bool = True,
     max_negatives: int = 2_000_000,
     verification_pairs: str = "query_gallery",
+    attribution: bool = True,
+    flip_tta: bool = False,
+    canonicalize: bool | str = False,
+    orientation=None,
 ) -> dict:
     """Evaluate one embedding model; returns a results dict (JSON-able except ``study_result``).
 
@@ -79,17 +85,27 @@ def evaluate_model(
     ``"query_gallery"`` (every query against the gallery, retrieval's exclusion
     rules) or ``"gallery"`` (same-identity cross-camera and different-identity
     pairs within the gallery).
+
+    ``attribution``: the paper's Fig 12 for every factor (standard against each condition, one
+    image each; :mod:`reidfw.evaluation.attribution_study`). ``flip_tta``: embeddings are the mean
+    of the input's and its mirror's. ``canonicalize``: False, True (every crop, study and retrieval,
+    is canonicalised by the ``orientation`` estimator) or ``"compare"`` (everything as is, plus the
+    orientation factors again with canonicalisation, side by side:
+    :mod:`reidfw.evaluation.orientation_study`).
     """
     if verification_pairs not in ("query_gallery", "gallery"):
         raise ValueError(f"verification_pairs={verification_pairs!r}: choose 'query_gallery' or 'gallery'")
     if study_root is None and market_root is None:
         raise ValueError("nothing to evaluate: give study_root and/or market_root")
+    canonicalize = canonical_mode(canonicalize)
+    if canonicalize and orientation is None:
+        raise ValueError(f"canonicalize={canonicalize!r} needs an orientation estimator (orientation=...)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = model_name or model_display_name(spec)
-    embedder = Embedder(
-        model, spec, device=device, batch_size=batch_size, num_workers=num_workers, channels_last=channels_last, amp=amp
-    )
+    kw = dict(device=device, batch_size=batch_size, num_workers=num_workers, channels_last=channels_last, amp=amp,
+              flip_tta=flip_tta)
+    embedder = Embedder(model, spec, canonicalize=orientation if canonicalize is True else None, **kw)
     settings = {
         "model_name": name,
         "study_root": str(study_root) if study_root is not None else None,
@@ -103,10 +119,14 @@ def evaluate_model(
         "use_faiss": bool(use_faiss),
         "verification_pairs": verification_pairs,
         "input_size": list(embedder.size),
+        "flip_tta": bool(flip_tta),
+        "canonicalize": canonicalize,
+        "orientation_model": (orientation.info.get("trained_on") or "given") if orientation is not None else None,
     }
     results: dict = {"model": name, "spec": spec, "out_dir": str(out_dir), "settings": settings, "metrics": {},
                      "figures": [], "files": [], "timing": {}, "study": None, "study_result": None,
-                     "retrieval": None, "verification": None, "collapse": None}
+                     "retrieval": None, "verification": None, "collapse": None, "canonicalisation": None,
+                     "attribution": None}
 
     market = None
     if market_root is not None:
@@ -136,6 +156,28 @@ def evaluate_model(
         settings["study_name"] = manifest.name
         settings["impostors"] = study.impostors.description
         results["timing"]["study_s"] = time.perf_counter() - t0
+        if canonicalize == "compare":
+            from reidfw.evaluation.orientation_study import compare_canonicalisation
+
+            t0 = time.perf_counter()
+            canon = Embedder(model, spec, canonicalize=orientation, **kw)
+            comp = compare_canonicalisation(manifest, study, lambda imgs: canon.embed(imgs, mask_background=mask_background),
+                                            source, out_dir, orientation)
+            if comp is not None:
+                results["canonicalisation"] = comp
+                results["metrics"].update(comp["metrics"])
+                results["figures"] += comp["figures"]
+                results["files"] += comp["files"]
+            results["timing"]["canonicalisation_s"] = time.perf_counter() - t0
+        if attribution:
+            from reidfw.evaluation.attribution_study import study_attribution
+
+            t0 = time.perf_counter()
+            att = study_attribution(embedder.model, spec, manifest, name, out_dir / "attribution", mask_background)
+            results["attribution"] = {k: att[k] for k in ("method", "figures")}
+            results["figures"] += att["figures"]
+            results["files"] += att["files"]
+            results["timing"]["attribution_s"] = time.perf_counter() - t0
 
     check = results.get("collapse")
     if check is None and results.get("study_result") is not None and results["study_result"].impostors.kind == "study":
@@ -145,11 +187,28 @@ def evaluate_model(
         results["metrics"].update(check.metrics())
 
     res_json = out_dir / "results.json"
-    keep = {k: v for k, v in results.items() if k not in ("study_result", "verification", "study", "collapse")}
+    keep = {k: v for k, v in results.items()
+            if k not in ("study_result", "verification", "study", "collapse", "canonicalisation")}
     keep["collapse"] = results["collapse"].to_json() if results.get("collapse") is not None else None
     res_json.write_text(json.dumps(_json_safe(keep), indent=1))
     results["files"].append(str(res_json))
     return results
+
+
+def canonical_mode(value) -> bool | str:
+    """``canonicalize`` as given in a config: false / true / "compare" (strings "off"/"on" too)."""
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ("false", "off", "no", "none", "null", ""):
+            return False
+        if v in ("true", "on", "yes"):
+            return True
+        if v == "compare":
+            return "compare"
+    elif value is None or isinstance(value, bool):
+        return bool(value)
+    raise ValueError(f"canonicalize={value!r}: choose false, true (canonicalise every crop) or compare "
+                     "(the orientation factors with and without, side by side)")
 
 
 def _market(embedder, market_root, name, mdir: Path, topk, use_faiss, verification_pairs, max_negatives, results):

@@ -71,7 +71,14 @@ def build_datamodule(cfg: DictConfig, input_spec: InputSpec):
     data = to_plain(cfg.data)
     roots = data_roots(data, cfg.cache_dir)
     data = {k: v for k, v in data.items() if k not in ("train_synthetic", "val_synthetic")}
-    return hydra.utils.instantiate({**data, **roots}, input_spec=input_spec.to_dict(), seed=cfg.seed, _recursive_=False)
+    extra = {}
+    if cfg.get("canonicalize"):
+        # The paper's flip proposal at training time: crops facing (180, 360) are mirrored into [0, 180].
+        from reidfw.orientation.synthetic import resolve_orientation_model
+
+        extra["canonicalize"] = resolve_orientation_model(cfg.orientation_model, cfg.cache_dir, to_plain(cfg.synthetic))
+    return hydra.utils.instantiate({**data, **roots}, input_spec=input_spec.to_dict(), seed=cfg.seed, _recursive_=False,
+                                   **extra)
 
 
 def build_method_from_config(cfg: DictConfig, input_spec: InputSpec, num_classes: int | None):

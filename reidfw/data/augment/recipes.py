@@ -12,14 +12,21 @@ sigma 0.1-2.0 p 0.5, horizontal flip. Blur sigma is in model-input pixels.
 ``luperson`` (Fu et al.'s LUPerson pre-training): the same without colour jitter (clothing
 colour is the strongest identity cue; jittering it teaches the model to ignore it), plus
 random erasing p 0.5.
+
+``canonicalize=<orientation estimator>`` (any recipe) mirrors every crop facing the other half-circle
+first (:mod:`reidfw.data.augment.canonical`) and switches the recipe's random flip off.
 """
 from __future__ import annotations
+
+import logging
 
 import albumentations as A
 
 from reidfw.data.augment.ops import ERASING_RATIO, ERASING_SCALE, PERSON_CROP_RATIO, PadRandomCrop, PersonRandomCrop, RandomErasing
 from reidfw.data.augment.pipeline import ModelInput, Pipeline, TwoViews
 from reidfw.model_input import InputSpec
+
+log = logging.getLogger(__name__)
 
 _ERASING = dict(erasing_scale=ERASING_SCALE, erasing_ratio=ERASING_RATIO, erasing_fill="mean")
 SUPERVISED = dict(
@@ -51,6 +58,18 @@ def _color_jitter(o: dict) -> A.ColorJitter:
     )
 
 
+def _canonical(o: dict, canonicalize) -> list:
+    """The canonicalising first step (and no random flip after it), or nothing."""
+    if canonicalize is None:
+        return []
+    from reidfw.data.augment.canonical import CanonicalFlip
+
+    if o["flip_p"] > 0:
+        log.info("canonicalisation on: the recipe's random horizontal flip (p=%s) is switched off", o["flip_p"])
+        o["flip_p"] = 0.0
+    return [CanonicalFlip(canonicalize)]
+
+
 def _options(defaults: dict, given: dict, what: str) -> dict:
     unknown = sorted(set(given) - set(defaults))
     if unknown:
@@ -58,10 +77,11 @@ def _options(defaults: dict, given: dict, what: str) -> dict:
     return {**defaults, **given}
 
 
-def build_supervised_transform(spec: InputSpec, *, seed: int | None = None, **options) -> Pipeline:
+def build_supervised_transform(spec: InputSpec, *, seed: int | None = None, canonicalize=None, **options) -> Pipeline:
     """``t(image) -> (3, H, W)``; options as in ``SUPERVISED`` (pad in model-input pixels,
     erasing_fill "mean" / a pixel value / an RGB tuple / "random")."""
     o = _options(SUPERVISED, options, "the supervised transform")
+    first = _canonical(o, canonicalize)
     steps: list = []
     if o["color_jitter_p"] > 0:
         steps.append(_color_jitter(o))
@@ -71,14 +91,17 @@ def build_supervised_transform(spec: InputSpec, *, seed: int | None = None, **op
         steps.append(PadRandomCrop(pad=o["pad"], fill=spec.fill, p=o["pad_p"]))
     if o["erasing_p"] > 0:
         steps.append(_erasing(o, spec))
-    return Pipeline(spec, steps, seed=seed)
+    return Pipeline(spec, steps, before_fit=first, seed=seed)
 
 
-def build_contrastive_view(spec: InputSpec, *, recipe: str = "mocov2", seed: int | None = None, **options) -> Pipeline:
+def build_contrastive_view(
+    spec: InputSpec, *, recipe: str = "mocov2", seed: int | None = None, canonicalize=None, **options
+) -> Pipeline:
     """One view of a MoCo recipe; options override the recipe's values (see ``MOCOV2``)."""
     if recipe not in CONTRASTIVE_RECIPES:
         raise ValueError(f"unknown contrastive recipe {recipe!r}; choose one of {sorted(CONTRASTIVE_RECIPES)}")
     o = _options(CONTRASTIVE_RECIPES[recipe], options, f"the {recipe} recipe")
+    first = _canonical(o, canonicalize)
     steps: list = []
     if o["color_jitter_p"] > 0:
         steps.append(_color_jitter(o))
@@ -92,7 +115,7 @@ def build_contrastive_view(spec: InputSpec, *, recipe: str = "mocov2", seed: int
     if o["erasing_p"] > 0:
         steps.append(_erasing(o, spec))
     crop = PersonRandomCrop(scale=o["crop_scale"], ratio=o["crop_ratio"])
-    return Pipeline(spec, steps, before_fit=[crop], seed=seed)
+    return Pipeline(spec, steps, before_fit=[*first, crop], seed=seed)
 
 
 def build_contrastive_transform(spec: InputSpec, **options) -> TwoViews:

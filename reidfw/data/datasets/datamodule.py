@@ -53,6 +53,7 @@ class ReIDDataModule(pl.LightningDataModule):
         positives: str = "crop",
         on_bad_image: str = "raise",
         seed: int = 0,
+        canonicalize=None,
     ):
         """
         input_spec: the model input (``reidfw.model_input.InputSpec`` or its dict), the same for
@@ -64,6 +65,9 @@ class ReIDDataModule(pl.LightningDataModule):
         sampler: ``{"name": "random"}`` (default) or ``{"name": "pk", "p": P, "k": K}`` with
             P * K == batch_size (either of p / k may be left out and is derived).
         pin_memory: None = when CUDA is available.
+        canonicalize: an orientation estimator (``reidfw.orientation``): training crops facing the
+            other half-circle are mirrored first, and the recipe's random flip is off. Validation
+            inputs are never changed.
         """
         super().__init__()
         if train_kind not in TRAIN_KINDS:
@@ -85,6 +89,7 @@ class ReIDDataModule(pl.LightningDataModule):
         self.positives = positives
         self.on_bad_image = check_on_bad_image(on_bad_image)
         self.seed = int(seed)
+        self.canonicalize = canonicalize
         self.sampler_name, self.p, self.k = self._sampler_spec(dict(to_plain(sampler) or {}))
         self.train_set: TrackDataset | UnlabeledDataset | None = None
         self.val_set: RetrievalSet | None = None
@@ -123,7 +128,10 @@ class ReIDDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if stage in ("fit", None) and self.train_set is None:
             root = Path(self.train_root).expanduser()
-            t = build_transform(TRAIN_KINDS[self.train_kind], self.input_spec, **self.transform_options)
+            options = dict(self.transform_options)
+            if self.canonicalize is not None:
+                options["canonicalize"] = self.canonicalize
+            t = build_transform(TRAIN_KINDS[self.train_kind], self.input_spec, **options)
             if self.train_kind == "tracks":
                 self.train_set = TrackDataset(root, t, self.min_images_per_identity, self.on_bad_image)
             else:
