@@ -6,6 +6,7 @@ Kinds, recognised by content rather than by file name:
   ``backbone.`` (MoCo's ``backbone_k.``/``head_q.``/``head_k.``/``queue`` are ignored) and
   ``hyper_parameters`` with ``method`` and ``backbone`` = {name, img_size, kwargs};
 - reidfw export: a folder with ``model.json`` + ``model.safetensors``, or either file;
+- a reidfw ONNX export (``model.onnx``, the spec in its metadata), run through onnxruntime;
 - an MLflow run: ``runs:/<run_id>/<artifact path>`` or a bare 32-hex run id (its ``model/``
   export, else its ``checkpoints/`` checkpoint); the caller sets the tracking URI;
 - external weights, which need ``arch=``: a torchvision-layout ResNet as LUPerson publishes
@@ -100,6 +101,10 @@ def _load_path(path: Path, arch: str | None, img_size) -> tuple[nn.Module, dict[
         return _load_file(_checkpoint_in_folder(path), arch, img_size)
     if path.suffix == ".json" or (path.suffix == ".safetensors" and (path.parent / SPEC_FILE).exists()):
         return _load_export(path, arch, img_size)
+    if path.suffix == ".onnx":
+        from reidfw.models.onnx_export import load_onnx_model  # onnxruntime only when asked for
+
+        return load_onnx_model(path, arch, img_size)
     if path.suffix == ".safetensors":
         # Raw safetensors weights without a spec: external weights, like a state dict file.
         return _load_external(path, read_weights(path), arch, img_size)
