@@ -133,7 +133,8 @@ def run_evaluation(cfg) -> int:
                 mask_background=cfg.mask_background, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
                 device=cfg.device, channels_last=cfg.channels_last, amp=cfg.amp, topk=cfg.topk,
                 use_faiss=cfg.use_faiss, max_negatives=cfg.max_negatives,
-                verification_pairs=cfg.verification_pairs,
+                verification_pairs=cfg.verification_pairs, retrieval_memory_gb=cfg.retrieval_memory_gb,
+                rerank=cfg.rerank, rerank_k1=cfg.rerank_k1, rerank_k2=cfg.rerank_k2, rerank_lambda=cfg.rerank_lambda,
             )
         )
     comparison = compare_models(all_results, out_dir / "comparison") if len(all_results) > 1 else None

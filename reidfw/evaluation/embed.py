@@ -139,7 +139,8 @@ class Embedder:
     ``model`` is moved to ``device`` and put in eval mode (in place). ``amp``
     runs the forward under autocast (bfloat16) — faster on GPUs, features are
     still returned as float32 and re-normalised. ``channels_last`` helps
-    convolutional networks on GPUs with tensor cores.
+    convolutional networks on GPUs with tensor cores. Both default (None) to
+    on for a CUDA device and off on a CPU.
     """
 
     def __init__(
@@ -149,11 +150,14 @@ class Embedder:
         device: str | torch.device = "auto",
         batch_size: int = 64,
         num_workers: int | None = None,
-        channels_last: bool = False,
-        amp: bool = False,
+        channels_last: bool | None = None,
+        amp: bool | None = None,
         fill=PAPER_FILL,
     ):
         self.device = resolve_device(device)
+        on_gpu = self.device.type == "cuda"
+        channels_last = on_gpu if channels_last is None else bool(channels_last)
+        amp = on_gpu if amp is None else bool(amp)
         self.size = spec_input_size(spec)
         mean, std = spec_normalization(spec)
         # Folding /255 into the affine map: x = u8 * scale + shift, one fused op on the device.

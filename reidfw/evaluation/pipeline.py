@@ -11,6 +11,7 @@ Layout of ``out_dir``::
     study/<factor>_{mean,std,count}.csv, study/study.json
     study/heatmaps/<factor>.png
     market/retrieval.json, market/verification.json, market/roc.png, market/pr.png
+    market/retrieval_rerank.json   (with rerank=True)
     results.json          settings, spec and the flat metrics
 """
 from __future__ import annotations
@@ -57,12 +58,17 @@ def evaluate_model(
     batch_size: int = 64,
     num_workers: int | None = None,
     device: str = "auto",
-    channels_last: bool = False,
-    amp: bool = False,
+    channels_last: bool | None = None,
+    amp: bool | None = None,
     topk: int | None = None,
     use_faiss: bool = True,
     max_negatives: int = 2_000_000,
     verification_pairs: str = "query_gallery",
+    retrieval_memory_gb: float | None = None,
+    rerank: bool = False,
+    rerank_k1: int = 20,
+    rerank_k2: int = 6,
+    rerank_lambda: float = 0.3,
 ) -> dict:
     """Evaluate one embedding model; returns a results dict (JSON-able except ``study_result``).
 
@@ -72,7 +78,10 @@ def evaluate_model(
     manifest's person masks; Market crops have none). ``verification_pairs``:
     ``"query_gallery"`` (every query against the gallery, retrieval's exclusion
     rules) or ``"gallery"`` (same-identity cross-camera and different-identity
-    pairs within the gallery).
+    pairs within the gallery). ``retrieval_memory_gb`` bounds the exact retrieval metrics'
+    working memory; ``rerank`` adds k-reciprocal re-ranked metrics (``retrieval_rerank/*``,
+    parameters ``rerank_k1/k2/lambda``) next to the plain ones. ``channels_last`` / ``amp``:
+    None = on for CUDA.
     """
     if verification_pairs not in ("query_gallery", "gallery"):
         raise ValueError(f"verification_pairs={verification_pairs!r}: choose 'query_gallery' or 'gallery'")
@@ -91,8 +100,11 @@ def evaluate_model(
         "mask_background": bool(mask_background),
         "batch_size": int(batch_size),
         "device": str(embedder.device),
-        "channels_last": bool(channels_last),
-        "amp": bool(amp),
+        "channels_last": embedder.channels_last,
+        "amp": embedder.amp,
+        "retrieval_memory_gb": retrieval_memory_gb,
+        "rerank": bool(rerank),
+        **({"rerank_k1": int(rerank_k1), "rerank_k2": int(rerank_k2), "rerank_lambda": float(rerank_lambda)} if rerank else {}),
         "topk": topk,
         "use_faiss": bool(use_faiss),
         "verification_pairs": verification_pairs,
@@ -100,7 +112,7 @@ def evaluate_model(
     }
     results: dict = {"model": name, "spec": spec, "out_dir": str(out_dir), "settings": settings, "metrics": {},
                      "figures": [], "files": [], "timing": {}, "study": None, "study_result": None,
-                     "retrieval": None, "verification": None}
+                     "retrieval": None, "retrieval_rerank": None, "verification": None}
 
     if study_root is not None:
         from reidfw.data.formats.study_manifest import read_manifest
@@ -130,7 +142,15 @@ def evaluate_model(
         q_pids, q_cams = np.array([i.pid for i in query]), np.array([i.camera for i in query])
         g_pids, g_cams = np.array([i.pid for i in gallery]), np.array([i.camera for i in gallery])
         t1 = time.perf_counter()
-        ret = evaluate_retrieval(qf, q_pids, q_cams, gf, g_pids, g_cams, topk=topk, use_faiss=use_faiss)
+        big = len(qf) * len(gf) > 50_000_000  # ~ a Market-1501 test set: a progress bar from there on
+        ret = evaluate_retrieval(qf, q_pids, q_cams, gf, g_pids, g_cams, topk=topk, use_faiss=use_faiss,
+                                 memory_gb=retrieval_memory_gb, device=str(embedder.device), progress=big)
+        if rerank:
+            from reidfw.evaluation.rerank import evaluate_reranked
+
+            rr = evaluate_reranked(qf, q_pids, q_cams, gf, g_pids, g_cams, k1=rerank_k1, k2=rerank_k2,
+                                   lambda_value=rerank_lambda, memory_gb=retrieval_memory_gb,
+                                   device=str(embedder.device), progress=big)
         if verification_pairs == "gallery":
             scores, labels = gallery_pairs(gf, g_pids, g_cams, max_negatives=max_negatives)
         else:
@@ -141,6 +161,11 @@ def evaluate_model(
         (mdir / "retrieval.json").write_text(json.dumps(ret, indent=1))
         (mdir / "verification.json").write_text(json.dumps(_json_safe(ver), indent=1))
         results["files"] += [str(mdir / "retrieval.json"), str(mdir / "verification.json")]
+        if rerank:
+            (mdir / "retrieval_rerank.json").write_text(json.dumps(rr, indent=1))
+            results["files"].append(str(mdir / "retrieval_rerank.json"))
+            results["retrieval_rerank"] = rr
+            results["metrics"].update({f"retrieval_rerank/{k}": float(rr[k]) for k in RETRIEVAL_KEYS})
         results["figures"].append(str(plot_roc([(name, ver)], mdir / "roc.png")))
         results["figures"].append(str(plot_pr([(name, ver)], mdir / "pr.png")))
         results["retrieval"], results["verification"] = ret, ver
@@ -227,6 +252,11 @@ def summary_table(results: dict) -> str:
             f"mINP {m['retrieval/mINP']:.3f}  TAR@FAR=1e-3 {m.get('verification/tar_at_far_0.001', float('nan')):.3f}"
             + (f"  ({int(m['retrieval/skipped_queries'])} queries without a match skipped)" if m["retrieval/skipped_queries"] else "")
         )
+    if results.get("retrieval_rerank") is not None:
+        lines.append(
+            f"  re-ranked (k-reciprocal): mAP {m['retrieval_rerank/mAP']:.3f}  rank-1 {m['retrieval_rerank/rank1']:.3f}  "
+            f"mINP {m['retrieval_rerank/mINP']:.3f}"
+        )
     lines.append(f"  figures: {Path(results['out_dir']).resolve()}")
     return "\n".join(lines)
 
@@ -235,6 +265,8 @@ _COMPARED = [
     ("mAP", "retrieval/mAP"),
     ("rank-1", "retrieval/rank1"),
     ("mINP", "retrieval/mINP"),
+    ("mAP re-ranked", "retrieval_rerank/mAP"),
+    ("rank-1 re-ranked", "retrieval_rerank/rank1"),
     ("TAR@FAR=1e-3", "verification/tar_at_far_0.001"),
     ("TAR@FAR=1e-2", "verification/tar_at_far_0.01"),
     ("precision@recall=0.5", "verification/precision_at_recall_0.5"),
