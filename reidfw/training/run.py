@@ -114,6 +114,10 @@ def train(cfg: DictConfig) -> TrainResult:
     # resume starts the next epoch instead of repeating this one.
     latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1, save_on_train_epoch_end=True)
     callbacks = [checkpoint, latest, RunIdInCheckpoint(run_id), LearningRateMonitor(logging_interval="step")]
+    if cfg.callbacks.get("channels_last", True):
+        from reidfw.training.channels_last import ChannelsLast
+
+        callbacks.append(ChannelsLast())  # acts on CUDA only
     trainer: pl.Trainer = hydra.utils.instantiate(
         cfg.trainer,
         logger=mlf,
@@ -130,7 +134,7 @@ def train(cfg: DictConfig) -> TrainResult:
         if best:
             mlf.experiment.log_artifact(run_id, best, "checkpoints")
         if cfg.export_model and best:
-            exported = str(export_best(best, output_dir / "model", run_id))
+            exported = str(export_best(best, output_dir / "model", run_id, list(cfg.get("export_formats") or [])))
             mlf.experiment.log_artifacts(run_id, exported, "model")
     score = checkpoint.best_model_score
     result = TrainResult(
@@ -151,14 +155,19 @@ def train(cfg: DictConfig) -> TrainResult:
     return result
 
 
-def export_best(checkpoint_path: str, out_dir: Path, run_id: str) -> Path:
-    """Export the embedding network of a checkpoint as safetensors + JSON."""
+def export_best(checkpoint_path: str, out_dir: Path, run_id: str, formats: list[str] | None = None) -> Path:
+    """Export the embedding network of a checkpoint as safetensors + JSON, plus ``formats`` (onnx, torchscript)."""
     from reidfw.models.checkpoints import load_embedding_model
     from reidfw.models.export import export_embedding_model
 
     model, spec = load_embedding_model(checkpoint_path)
     spec = {**spec, "train_run_id": run_id}
-    return export_embedding_model(model, spec, out_dir)
+    out = export_embedding_model(model, spec, out_dir)
+    if formats:
+        from reidfw.models.onnx_export import export_deployment
+
+        export_deployment(model, spec, out, formats)
+    return out
 
 
 def format_summary(r: TrainResult) -> str:
