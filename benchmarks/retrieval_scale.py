@@ -261,31 +261,41 @@ def run_worker(args) -> dict:
 
 # --- the million-image gallery ---------------------------------------------------------------------
 
-MILLION = dict(ng=1_000_000, nq=10_000, d=512, ids=100_000, cams=8, k=100, noise=1.0)
+MILLION = dict(ng=1_000_000, nq=10_000, d=512, ids=100_000, cams=8, k=100, noise=1.9)
 
 
-def million_labels(seed=1):
-    m = MILLION
+def _million(args) -> dict:
+    ng = args.million_gallery
+    return {**MILLION, "ng": ng, "nq": args.million_queries, "ids": max(1, ng * MILLION["ids"] // MILLION["ng"])}
+
+
+def million_labels(m, seed=1):
     rng = np.random.default_rng(seed)
-    g_pids = np.repeat(np.arange(1, m["ids"] + 1), m["ng"] // m["ids"])
+    g_pids = np.arange(m["ng"]) % m["ids"] + 1
     g_cams = rng.integers(1, m["cams"] + 1, size=m["ng"])
     q_pids = rng.integers(1, m["ids"] + 1, size=m["nq"])
     q_cams = rng.integers(1, m["cams"] + 1, size=m["nq"])
     return q_pids, q_cams, g_pids, g_cams
 
 
-def million_chunks(seed=1, chunk=50_000):
-    """(start, features) of the gallery, then of the queries, chunk by chunk; same numbers on every call."""
-    m = MILLION
-    q_pids, q_cams, g_pids, g_cams = million_labels(seed)
-    scale = np.float32(1 / np.sqrt(m["d"]))
+def million_chunks(m, seed=1, chunk=50_000):
+    """A generator of the gallery's (start, features) chunks and a function for the queries; same numbers on every call.
+
+    As at Market scale: identities in look-alike groups of 10 (a shared 0.6 of the center), a
+    camera bias, per-image noise; ~10 images per identity, so a query's top 100 is mostly its
+    group -- the structure real embeddings have and approximate indexes rely on.
+    """
+    q_pids, q_cams, g_pids, g_cams = million_labels(m, seed)
+    d = m["d"]
+    scale = np.float32(1 / np.sqrt(d))
     rng = np.random.default_rng(seed + 1)
-    centers = rng.standard_normal((m["ids"] + 1, m["d"]), dtype=np.float32) * scale
-    cam_bias = rng.standard_normal((m["cams"] + 1, m["d"]), dtype=np.float32) * scale
+    groups = rng.standard_normal((m["ids"] // 10 + 1, d), dtype=np.float32) * scale
+    centers = 0.6 * groups[np.arange(m["ids"] + 1) // 10] + 0.8 * rng.standard_normal((m["ids"] + 1, d), dtype=np.float32) * scale
+    cam_bias = rng.standard_normal((m["cams"] + 1, d), dtype=np.float32) * scale
 
     def make(pids, cams, start, part):
         r = np.random.default_rng([seed, part, start])
-        f = centers[pids] + 0.35 * cam_bias[cams] + m["noise"] * scale * r.standard_normal((len(pids), m["d"]), dtype=np.float32)
+        f = centers[pids] + 0.35 * cam_bias[cams] + m["noise"] * scale * r.standard_normal((len(pids), d), dtype=np.float32)
         return f / np.linalg.norm(f, axis=1, keepdims=True)
 
     def gallery():
@@ -303,8 +313,8 @@ def run_million_worker(args) -> dict:
 
     from reidfw.evaluation.gallery_index import build_index, search
 
-    m = MILLION
-    gallery, queries = million_chunks()
+    m = _million(args)
+    gallery, queries = million_chunks(m)
     qf = queries()
     base = _status_kb("VmRSS")
     _reset_peak()
@@ -342,6 +352,7 @@ def _spawn(args, worker: str, data: Path, extra: list[str] | None = None) -> dic
     cmd = [sys.executable, __file__, "--worker", worker, "--data", str(data), "--repeats", str(args.repeats_for),
            "--small-budget-gb", str(args.small_budget_gb), "--torchreid-src", args.torchreid_src or "",
            "--train-size", str(args.train_size), "--nprobe", str(args.nprobe), "--refine-factor", str(args.refine_factor),
+           "--million-gallery", str(args.million_gallery), "--million-queries", str(args.million_queries),
            *(extra or [])]
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None, text=True, env=env)
@@ -450,10 +461,10 @@ def _print_table(scale: str, rows: list[tuple[str, dict]]) -> None:
 def bench_million(args) -> None:
     from reidfw.evaluation.retrieval import metrics_from_ranking
 
-    m = MILLION
-    q_pids, q_cams, g_pids, g_cams = million_labels()
+    m = _million(args)
+    q_pids, q_cams, g_pids, g_cams = million_labels(m)
     print(f"\n== million-image gallery: {m['nq']:,} queries x {m['ng']:,} gallery, {m['d']}-d, {m['ids']:,} identities "
-          f"x {m['ng'] // m['ids']} images, {m['cams']} cameras; top-{m['k']}", flush=True)
+          f"x ~{m['ng'] // m['ids']} images, {m['cams']} cameras; top-{m['k']}", flush=True)
     args.repeats_for = 1
     results = {}
     with tempfile.TemporaryDirectory(prefix="reidfw-bench-million-", dir=args.tmp) as tmp:
@@ -490,6 +501,8 @@ def main() -> None:
     ap.add_argument("--nprobe", type=int, default=32)
     ap.add_argument("--refine-factor", type=int, default=4, help="candidates re-scored exactly per result (RFlat indexes)")
     ap.add_argument("--train-size", type=int, default=100_000, help="gallery vectors the approximate indexes train on")
+    ap.add_argument("--million-gallery", type=int, default=MILLION["ng"], help="gallery size of the --million part")
+    ap.add_argument("--million-queries", type=int, default=MILLION["nq"], help="queries of the --million part")
     ap.add_argument("--tmp", default=None, help="where the features are written (default: the system's temp folder)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--million-worker", action="store_true", help=argparse.SUPPRESS)
