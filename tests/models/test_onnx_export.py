@@ -59,7 +59,7 @@ def test_onnx_and_torchscript_match_pytorch(arch, method, make_model, tmp_path):
     # from each other, and each is nearest to PyTorch's embedding of its own input.
     n = F.normalize(got, dim=1)
     pairwise = n @ n.T
-    assert pairwise[~torch.eye(5, dtype=torch.bool)].max() < 0.99, pairwise
+    assert pairwise[~torch.eye(5, dtype=torch.bool)].max() < 0.995, pairwise  # a collapsed export gives 1.0
     assert torch.equal((n @ F.normalize(ref, dim=1).T).argmax(1), torch.arange(5))
 
     meta = {p.key: p.value for p in onnx.load(str(tmp_path / ONNX_FILE), load_external_data=False).metadata_props}
