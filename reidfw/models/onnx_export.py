@@ -15,7 +15,6 @@ written under temporary names and renamed, like the safetensors export.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -42,8 +41,6 @@ PREPROCESS = (
 )
 # ONNX protobufs cannot exceed 2 GB; larger networks keep their weights in a side file.
 _ONNX_INLINE_LIMIT = 1_800_000_000
-
-log = logging.getLogger(__name__)
 
 
 def input_metadata(spec: Mapping[str, Any], fill: Sequence[int] = PAPER_FILL) -> dict[str, str]:
