@@ -38,6 +38,8 @@ bench: install
 	$(BIN)/python benchmarks/render_speed.py
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/eval_throughput.py
+	$(BIN)/python benchmarks/retrieval_scale.py --scales market
+	$(BIN)/python benchmarks/gpu_training.py
 
 mlflow-ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root ./mlruns/artifacts

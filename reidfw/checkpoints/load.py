@@ -9,6 +9,8 @@ Kinds, recognised by content rather than by file name, one loader each:
   export, else its ``checkpoints/`` checkpoint), fetched by :mod:`reidfw.mlflow_logging.runs`
   from the current tracking URI, then loaded as a path;
 - external weights with ``arch=`` (LUPerson ResNet, insightface iresnet): :mod:`reidfw.checkpoints.external`;
+- a reidfw ONNX export (``model.onnx``, the spec in its metadata), run through onnxruntime:
+  :mod:`reidfw.checkpoints.onnx_export`;
 - ``colour_histogram``: the built-in baseline every model has to beat (no weights;
   :mod:`reidfw.models.colour_histogram`), at ``img_size`` (default the demo's 128x64).
 
@@ -101,6 +103,10 @@ def _load_path(path: Path, arch: str | None, img_size) -> tuple[nn.Module, dict[
         return _load_file(_checkpoint_in_folder(path), arch, img_size)
     if path.suffix == ".json" or (path.suffix == ".safetensors" and (path.parent / SPEC_FILE).exists()):
         return _load_export(path, arch, img_size)
+    if path.suffix == ".onnx":
+        from reidfw.checkpoints.onnx_export import load_onnx_model  # onnxruntime only when asked for
+
+        return load_onnx_model(path, arch, img_size)
     if path.suffix == ".safetensors":
         # Raw safetensors weights without a spec: external weights, like a state dict file.
         return load_external(path, read_weights(path), arch, img_size)

@@ -3,7 +3,10 @@
 embed.py         images (+ box, + optional person mask) -> L2-normalised float32 features
 study.py         per-factor condition x condition similarity matrices and their summary metrics
 heatmap.py       annotated heatmaps (the paper's Fig 6-11), side by side on a shared scale
-retrieval.py     Market-1501 mAP / CMC / mINP, faiss with a numpy reference
+retrieval.py     Market-1501 mAP / CMC / mINP: exact over the whole gallery, or over faiss' top k
+match_ranks.py   the exact metrics by counting each true match's rank, in query chunks under a memory budget
+rerank.py        k-reciprocal re-ranking in sparse form (memory ~ (Q+G) k)
+gallery_index.py faiss indexes (exact or approximate) for galleries searched top-k only
 verification.py  ROC / precision-recall, TAR@FAR, precision@recall
 pipeline.py      one model through all of it (files under out_dir), and a comparison of several
 command.py       what ``python evaluate.py`` does (its MLflow run: reidfw.mlflow_logging.evaluation_run)

@@ -148,7 +148,8 @@ def run_evaluation(cfg) -> int:
                 device=cfg.device, channels_last=cfg.channels_last, amp=cfg.amp, topk=cfg.topk,
                 use_faiss=cfg.use_faiss, max_negatives=cfg.max_negatives,
                 verification_pairs=cfg.verification_pairs, attribution=cfg.attribution, flip_tta=cfg.flip_tta,
-                canonicalize=canonicalize, orientation=orientation,
+                canonicalize=canonicalize, orientation=orientation, retrieval_memory_gb=cfg.retrieval_memory_gb,
+                rerank=cfg.rerank, rerank_k1=cfg.rerank_k1, rerank_k2=cfg.rerank_k2, rerank_lambda=cfg.rerank_lambda,
             )
         )
     comparison = compare_models(all_results, out_dir / "comparison") if len(all_results) > 1 else None

@@ -125,7 +125,8 @@ class Embedder:
     ``model`` is moved to ``device`` and put in eval mode (in place). ``amp``
     runs the forward under autocast (bfloat16) — faster on GPUs, features are
     still returned as float32 and re-normalised. ``channels_last`` helps
-    convolutional networks on GPUs with tensor cores.
+    convolutional networks on GPUs with tensor cores. Both default (None) to
+    on for a CUDA device and off on a CPU.
     """
 
     def __init__(
@@ -135,12 +136,15 @@ class Embedder:
         device: str | torch.device = "auto",
         batch_size: int = 64,
         num_workers: int | None = None,
-        channels_last: bool = False,
-        amp: bool = False,
+        channels_last: bool | None = None,
+        amp: bool | None = None,
         flip_tta: bool = False,
         canonicalize=None,
     ):
         self.device = resolve_device(device)
+        on_gpu = self.device.type == "cuda"
+        channels_last = on_gpu if channels_last is None else bool(channels_last)
+        amp = on_gpu if amp is None else bool(amp)
         self.input_spec = input_spec_of(validate_model_spec(spec, source="the model spec given to Embedder"))
         self.size = self.input_spec.size
         self._normalize = Normalizer(self.input_spec)

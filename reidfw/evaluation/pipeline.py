@@ -11,6 +11,7 @@ Layout of ``out_dir``::
     study/<factor>_{mean,std,count,z}.csv, study/study.json (with intervals, impostor stats)
     study/heatmaps/<factor>.png      raw cosine (the paper's look) beside impostor z
     market/retrieval.json, market/verification.json, market/collapse.json, market/roc.png, market/pr.png
+    market/retrieval_rerank.json   (with rerank=True)
     attribution/<factor>.png, attribution/attribution.json   where each similarity comes from (Fig 12)
     study/heatmaps/<factor>_canonical[_z].png, orientation/estimates.csv   canonicalize="compare"
     results.json          settings, spec, the collapse check and the flat metrics
@@ -65,8 +66,8 @@ def evaluate_model(
     batch_size: int = 64,
     num_workers: int | None = None,
     device: str = "auto",
-    channels_last: bool = False,
-    amp: bool = False,
+    channels_last: bool | None = None,
+    amp: bool | None = None,
     topk: int | None = None,
     use_faiss: bool = True,
     max_negatives: int = 2_000_000,
@@ -75,6 +76,11 @@ def evaluate_model(
     flip_tta: bool = False,
     canonicalize: bool | str = False,
     orientation=None,
+    retrieval_memory_gb: float | None = None,
+    rerank: bool = False,
+    rerank_k1: int = 20,
+    rerank_k2: int = 6,
+    rerank_lambda: float = 0.3,
 ) -> dict:
     """Evaluate one embedding model; returns a results dict (JSON-able except ``study_result``).
 
@@ -84,7 +90,10 @@ def evaluate_model(
     manifest's person masks; Market crops have none). ``verification_pairs``:
     ``"query_gallery"`` (every query against the gallery, retrieval's exclusion
     rules) or ``"gallery"`` (same-identity cross-camera and different-identity
-    pairs within the gallery).
+    pairs within the gallery). ``retrieval_memory_gb`` bounds the exact retrieval metrics'
+    working memory; ``rerank`` adds k-reciprocal re-ranked metrics (``retrieval_rerank/*``,
+    parameters ``rerank_k1/k2/lambda``) next to the plain ones. ``channels_last`` / ``amp``:
+    None = on for CUDA.
 
     ``attribution``: the paper's Fig 12 for every factor (standard against each condition, one
     image each; :mod:`reidfw.evaluation.attribution_study`). ``flip_tta``: embeddings are the mean
@@ -113,8 +122,11 @@ def evaluate_model(
         "mask_background": bool(mask_background),
         "batch_size": int(batch_size),
         "device": str(embedder.device),
-        "channels_last": bool(channels_last),
-        "amp": bool(amp),
+        "channels_last": embedder.channels_last,
+        "amp": embedder.amp,
+        "retrieval_memory_gb": retrieval_memory_gb,
+        "rerank": bool(rerank),
+        **({"rerank_k1": int(rerank_k1), "rerank_k2": int(rerank_k2), "rerank_lambda": float(rerank_lambda)} if rerank else {}),
         "topk": topk,
         "use_faiss": bool(use_faiss),
         "verification_pairs": verification_pairs,
@@ -125,14 +137,15 @@ def evaluate_model(
     }
     results: dict = {"model": name, "spec": spec, "out_dir": str(out_dir), "settings": settings, "metrics": {},
                      "figures": [], "files": [], "timing": {}, "study": None, "study_result": None,
-                     "retrieval": None, "verification": None, "collapse": None, "canonicalisation": None,
+                     "retrieval": None, "retrieval_rerank": None, "verification": None, "collapse": None, "canonicalisation": None,
                      "attribution": None}
 
     market = None
     if market_root is not None:
         t0 = time.perf_counter()
         market = _market(embedder, market_root, name, out_dir / "market", topk, use_faiss, verification_pairs,
-                         max_negatives, results)
+                         max_negatives, results,
+                         dict(memory_gb=retrieval_memory_gb, rerank=rerank, k1=rerank_k1, k2=rerank_k2, lambda_value=rerank_lambda))
         results["timing"]["market_s"] = time.perf_counter() - t0
 
     if study_root is not None:
@@ -211,8 +224,9 @@ def canonical_mode(value) -> bool | str:
                      "(the orientation factors with and without, side by side)")
 
 
-def _market(embedder, market_root, name, mdir: Path, topk, use_faiss, verification_pairs, max_negatives, results):
-    """Retrieval, verification and the collapse check on a Market-layout set; returns (features, pids)."""
+def _market(embedder, market_root, name, mdir: Path, topk, use_faiss, verification_pairs, max_negatives, results, exact):
+    """Retrieval (plus k-reciprocal re-ranking with ``exact["rerank"]``), verification and the collapse
+    check on a Market-layout set; returns (features, pids). ``exact``: memory_gb, rerank, k1, k2, lambda_value."""
     from reidfw.data.formats.market import read_market_split
 
     query = read_market_split(market_root, "query")
@@ -222,7 +236,20 @@ def _market(embedder, market_root, name, mdir: Path, topk, use_faiss, verificati
     qf, gf = embedder.embed(query), embedder.embed(gallery)
     q_pids, q_cams = np.array([i.pid for i in query]), np.array([i.camera for i in query])
     g_pids, g_cams = np.array([i.pid for i in gallery]), np.array([i.camera for i in gallery])
-    ret = evaluate_retrieval(qf, q_pids, q_cams, gf, g_pids, g_cams, topk=topk, use_faiss=use_faiss)
+    big = len(qf) * len(gf) > 50_000_000  # ~ a Market-1501 test set: a progress bar from there on
+    device = str(embedder.device)
+    ret = evaluate_retrieval(qf, q_pids, q_cams, gf, g_pids, g_cams, topk=topk, use_faiss=use_faiss,
+                             memory_gb=exact["memory_gb"], device=device, progress=big)
+    if exact["rerank"]:
+        from reidfw.evaluation.rerank import evaluate_reranked
+
+        rr = evaluate_reranked(qf, q_pids, q_cams, gf, g_pids, g_cams, k1=exact["k1"], k2=exact["k2"],
+                               lambda_value=exact["lambda_value"], memory_gb=exact["memory_gb"], device=device, progress=big)
+        mdir.mkdir(parents=True, exist_ok=True)
+        (mdir / "retrieval_rerank.json").write_text(json.dumps(rr, indent=1))
+        results["files"].append(str(mdir / "retrieval_rerank.json"))
+        results["retrieval_rerank"] = rr
+        results["metrics"].update({f"retrieval_rerank/{k}": float(rr[k]) for k in RETRIEVAL_KEYS})
     if verification_pairs == "gallery":
         scores, labels = gallery_pairs(gf, g_pids, g_cams, max_negatives=max_negatives)
     else:

@@ -12,17 +12,21 @@ mINP (Ye et al., "Deep Learning for Person Re-identification: A Survey") is
 the mean over queries of ``n_matches / rank_of_the_hardest_match``: how much
 of the list one must inspect to find *every* match.
 
-Ranking is by inner product of L2-normalised features (= cosine). Two rankers
-feed one metric routine: faiss (``IndexFlatIP``, on a GPU when faiss has one)
-for top-k searches, and :func:`brute_force_ranking` (full numpy ranking), the
-reference faiss is tested against and the faster choice for very deep searches.
+Ranking is by inner product of L2-normalised features (= cosine).
 
-``topk``: with ``topk=None`` (default) every gallery image is ranked and the
-metrics are exact. With ``topk=k`` only the first k *valid* gallery images
-(after the exclusions) are ranked; matches beyond them count as not found, so
-AP is a lower bound of the full AP (each missing match adds precision 0), and
-INP assumes the hardest match sits at the end of the valid gallery (again a
-lower bound). CMC rank-n for n <= k is exact. k must be >= 10 for rank10.
+``topk=None`` (default): every gallery image counts and the metrics are exact. They are
+computed without sorting the gallery, from the rank of each true match
+(:mod:`reidfw.evaluation.match_ranks`), in query chunks whose working memory stays under
+``memory_gb`` (default 2 GB), with torch on CUDA when present, else on the CPU. The numbers
+do not depend on the chunking or the gallery size.
+
+``topk=k``: only the first k *valid* gallery images (after the exclusions) are ranked,
+through faiss (``IndexFlatIP``, on a GPU when faiss has one) or :func:`brute_force_ranking`
+(numpy, the reference faiss is tested against); matches beyond them count as not found, so
+AP is a lower bound of the full AP (each missing match adds precision 0), and INP assumes
+the hardest match sits at the end of the valid gallery (again a lower bound). CMC rank-n for
+n <= k is exact. k must be >= 10 for rank10. This is the mode for galleries searched through an
+approximate index (:mod:`reidfw.evaluation.gallery_index`), where only the top k exist.
 """
 from __future__ import annotations
 
@@ -30,7 +34,8 @@ import logging
 
 import numpy as np
 
-from reidfw.data.formats.market import JUNK_PID
+from reidfw.evaluation.match_ranks import CELL_BYTES, DEFAULT_MEMORY_GB, JUNK_PID, exact_metrics, gemm_scores, summarize
+
 # faiss' GPU k-selection is limited to k <= 2048; larger searches stay on the CPU.
 _FAISS_GPU_MAX_K = 2048
 # Deeper than this, a full numpy sort beats faiss' per-query heap (see evaluate_retrieval).
@@ -125,6 +130,7 @@ class _Accumulator:
         sl = slice(start, start + len(r))
         qp, qc = self.q_pids[sl, None], self.q_cams[sl, None]
         gp, gc = self.g_pids[r], self.g_cams[r]
+        gp = np.where(r < 0, JUNK_PID, gp)  # -1: an index that found fewer than k results
         keep = (gp != JUNK_PID) & ~((gp == qp) & (gc == qc))
         pos = np.cumsum(keep, axis=1)  # 1-based rank among valid images
         if self.topk is not None:
@@ -179,16 +185,57 @@ def metrics_from_ranking(ranking: np.ndarray, q_pids, q_cams, g_pids, g_cams, to
     return acc.result()
 
 
-def evaluate_retrieval(qf, q_pids, q_cams, gf, g_pids, g_cams, topk: int | None = None, use_faiss: bool = True) -> dict:
+def evaluate_retrieval(
+    qf,
+    q_pids,
+    q_cams,
+    gf,
+    g_pids,
+    g_cams,
+    topk: int | None = None,
+    use_faiss: bool = True,
+    *,
+    memory_gb: float | None = None,
+    device: str = "auto",
+    progress: bool = False,
+) -> dict:
     """Market-1501 mAP / rank-1/5/10 / mINP (fractions in [0, 1]) for L2-normalised features.
 
-    Features may be numpy or torch. ``topk=None`` ranks the full gallery (exact);
-    see the module docstring for what ``topk`` changes. ``use_faiss=False``
-    ranks with numpy (the reference); searches deeper than 2,048 (including the
-    full ranking of a large gallery) use numpy either way, being faster there.
+    Features may be numpy or torch. ``topk=None`` ranks the full gallery (exact, see the
+    module docstring); ``memory_gb`` bounds its working memory (default 2), ``device``
+    picks where its GEMM and counting run (``auto``: CUDA when present). With ``topk=k``,
+    ``use_faiss=False`` ranks with numpy (the reference); searches deeper than 2,048 use
+    numpy either way, being faster there. ``progress`` shows a progress bar.
     Extra keys: ``num_queries`` (evaluated), ``skipped_queries`` (no valid match),
-    ``gallery_size``, ``topk``, ``ranker`` ("faiss" or "numpy": which one ran).
+    ``gallery_size``, ``topk``, ``ranker`` ("exact", "faiss" or "numpy": which one ran).
     """
+    qf, q_pids, q_cams, gf, g_pids, g_cams = prepare_inputs(qf, q_pids, q_cams, gf, g_pids, g_cams)
+    G_all = len(gf)
+    real = g_pids != JUNK_PID
+    G = int(real.sum())
+    if topk is not None and topk < 10:
+        raise ValueError(f"topk={topk} is too small: rank10 needs at least the top 10; use topk>=10 or topk=None")
+    if topk is None or topk >= G:
+        return {**exact_retrieval(qf, q_pids, q_cams, gf, g_pids, g_cams, memory_gb=memory_gb, device=device,
+                                  progress=progress), "gallery_size": G_all}
+    # Junk never counts either way: drop it before searching, so a top-k search need not dig past
+    # it (Market-1501's test set has 3,819 junk images, which would push k beyond faiss' range).
+    gf, g_pids, g_cams = gf[real], g_pids[real], g_cams[real]
+    # Search deep enough that topk valid images survive the exclusions.
+    k = min(G, topk + _max_excluded(q_pids, q_cams, g_pids, g_cams))
+    # faiss keeps a k-heap per query: for a deep search (k in the thousands) that loses to one full
+    # numpy sort, and GPU faiss cannot go past k = 2048 at all. So faiss serves top-k searches up
+    # to 2,048; deeper ones take the numpy ranking.
+    ranker = "faiss" if use_faiss and k <= _FAISS_MAX_K else "numpy"
+    rank = FaissRanker(gf, k) if ranker == "faiss" else (lambda q: brute_force_ranking(q, gf, k))
+    acc = _Accumulator(q_pids, q_cams, g_pids, g_cams, topk)
+    for s in range(0, len(qf), _QUERY_CHUNK):
+        acc.add(s, rank(qf[s : s + _QUERY_CHUNK]))
+    return {**acc.result(), "gallery_size": G_all, "ranker": ranker}
+
+
+def prepare_inputs(qf, q_pids, q_cams, gf, g_pids, g_cams) -> tuple[np.ndarray, ...]:
+    """Features as float32 (n, d) and labels as int64 (n,) numpy arrays (no copies where they already are); checked."""
     qf, gf = _as_numpy(qf, np.float32), _as_numpy(gf, np.float32)
     q_pids, q_cams = _as_numpy(q_pids, np.int64).ravel(), _as_numpy(q_cams, np.int64).ravel()
     g_pids, g_cams = _as_numpy(g_pids, np.int64).ravel(), _as_numpy(g_cams, np.int64).ravel()
@@ -196,27 +243,47 @@ def evaluate_retrieval(qf, q_pids, q_cams, gf, g_pids, g_cams, topk: int | None 
         raise ValueError(f"features must be (n, d) with the same d; got query {qf.shape}, gallery {gf.shape}")
     if len(q_pids) != len(qf) or len(q_cams) != len(qf) or len(g_pids) != len(gf) or len(g_cams) != len(gf):
         raise ValueError("pids/cams must have one entry per feature row (query and gallery)")
-    G_all = len(gf)
-    # Junk never counts either way: drop it before searching, so a top-k search need not dig past
-    # it (Market-1501's test set has 3,819 junk images, which would push k beyond faiss' range).
-    real = g_pids != JUNK_PID
-    gf, g_pids, g_cams = gf[real], g_pids[real], g_cams[real]
-    G = len(gf)
+    G = int((g_pids != JUNK_PID).sum())
     if G == 0 or len(qf) == 0:
         raise ValueError(f"empty query ({len(qf)}) or gallery ({G}) set: nothing to rank; check the data root")
-    if topk is not None and topk < 10:
-        raise ValueError(f"topk={topk} is too small: rank10 needs at least the top 10; use topk>=10 or topk=None")
-    if topk is None or topk >= G:
-        k, topk = G, None
-    else:
-        # Search deep enough that topk valid images survive the exclusions.
-        k = min(G, topk + _max_excluded(q_pids, q_cams, g_pids, g_cams))
-    # faiss keeps a k-heap per query: for a deep search (k in the thousands) that loses to one full
-    # numpy sort (Market scale, 2 cores: 13.5 s vs 6 s for the full ranking), and GPU faiss cannot go
-    # past k = 2048 at all. So faiss serves top-k searches; deep ones take the numpy ranking.
-    ranker = "faiss" if use_faiss and k <= _FAISS_MAX_K else "numpy"
-    rank = FaissRanker(gf, k) if ranker == "faiss" else (lambda q: brute_force_ranking(q, gf, k))
-    acc = _Accumulator(q_pids, q_cams, g_pids, g_cams, topk)
-    for s in range(0, len(qf), _QUERY_CHUNK):
-        acc.add(s, rank(qf[s : s + _QUERY_CHUNK]))
-    return {**acc.result(), "gallery_size": G_all, "ranker": ranker}
+    for name, f in (("query", qf), ("gallery", gf)):
+        # a sum is finite iff every value is (float64 only to rule out an overflow of the float32 sum)
+        if not np.isfinite(f.sum()) and not np.isfinite(f.sum(dtype=np.float64)):
+            raise ValueError(f"{name} features contain NaN or inf; check the model's output (e.g. amp overflow)")
+    return qf, q_pids, q_cams, gf, g_pids, g_cams
+
+
+def exact_retrieval(qf, q_pids, q_cams, gf, g_pids, g_cams, *, memory_gb=None, device="auto", progress=False,
+                    scores=None, cell_bytes: int = CELL_BYTES) -> dict:
+    """Exact metrics over the whole gallery (junk ignored in place, no copy of the features).
+
+    ``scores``: a :data:`~reidfw.evaluation.match_ranks.ScoreFn` replacing the inner products
+    of ``qf`` and ``gf`` (then unused), e.g. re-ranked similarities, with ``cell_bytes`` its
+    memory per query x gallery cell; default the GEMM on ``device``.
+    """
+    import torch
+
+    from reidfw.evaluation.embed import resolve_device
+
+    dev = resolve_device(device)
+    if scores is None:
+        q_t = torch.from_numpy(qf)
+        g_t = torch.from_numpy(gf).to(dev)  # no copy on the CPU
+        scores = gemm_scores(q_t, g_t)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(q_pids), desc="retrieval metrics", unit="query", leave=False)
+    try:
+        m = exact_metrics(
+            q_pids, q_cams, g_pids, g_cams, scores,
+            memory_bytes=(DEFAULT_MEMORY_GB if memory_gb is None else float(memory_gb)) * 2**30,
+            device=dev,
+            cell_bytes=cell_bytes,
+            progress=(lambda done, total: bar.update(done - bar.n)) if bar is not None else None,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    return {**summarize(m, len(g_pids)), "ranker": "exact", "device": str(dev)}

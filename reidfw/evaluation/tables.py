@@ -20,6 +20,8 @@ RETRIEVAL_ROWS = [
     ("mAP", "retrieval/mAP"),
     ("rank-1", "retrieval/rank1"),
     ("mINP", "retrieval/mINP"),
+    ("mAP re-ranked", "retrieval_rerank/mAP"),
+    ("rank-1 re-ranked", "retrieval_rerank/rank1"),
     ("TAR@FAR=1e-3", "verification/tar_at_far_0.001"),
     ("TAR@FAR=1e-2", "verification/tar_at_far_0.01"),
     ("precision@recall=0.5", "verification/precision_at_recall_0.5"),
@@ -85,6 +87,11 @@ def summary_table(results: dict) -> str:
             f"  retrieval: mAP {m['retrieval/mAP']:.3f}  rank-1 {m['retrieval/rank1']:.3f}  "
             f"mINP {m['retrieval/mINP']:.3f}  TAR@FAR=1e-3 {m.get('verification/tar_at_far_0.001', float('nan')):.3f}"
             + (f"  ({int(m['retrieval/skipped_queries'])} queries without a match skipped)" if m["retrieval/skipped_queries"] else "")
+        )
+    if results.get("retrieval_rerank") is not None:
+        lines.append(
+            f"  re-ranked (k-reciprocal): mAP {m['retrieval_rerank/mAP']:.3f}  rank-1 {m['retrieval_rerank/rank1']:.3f}  "
+            f"mINP {m['retrieval_rerank/mINP']:.3f}"
         )
     if results.get("collapse") is not None:
         lines.append("  " + results["collapse"].message(results["model"]))

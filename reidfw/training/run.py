@@ -144,6 +144,10 @@ def train(cfg: DictConfig) -> TrainResult:
     # resume starts the next epoch instead of repeating this one.
     latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1, save_on_train_epoch_end=True)
     callbacks = [checkpoint, latest, RunIdInCheckpoint(run_id), LearningRateMonitor(logging_interval="step")]
+    if cfg.callbacks.get("channels_last", True):
+        from reidfw.training.channels_last import ChannelsLast
+
+        callbacks.append(ChannelsLast())  # acts on CUDA only
     trainer: pl.Trainer = hydra.utils.instantiate(
         cfg.trainer,
         logger=mlf,
@@ -160,7 +164,7 @@ def train(cfg: DictConfig) -> TrainResult:
         if best:
             mlf.experiment.log_artifact(run_id, best, "checkpoints")
         if cfg.export_model and best:
-            exported = str(export_best(best, output_dir / "model", run_id))
+            exported = str(export_best(best, output_dir / "model", run_id, list(cfg.get("export_formats") or [])))
             mlf.experiment.log_artifacts(run_id, exported, "model")
     score = checkpoint.best_model_score
     result = TrainResult(
@@ -200,13 +204,18 @@ def _log_data_distribution(mlf, run_id: str, train_root, output_dir: Path) -> No
             mlf.experiment.log_metric(run_id, f"data/{name}/{k}", numbers[k])
 
 
-def export_best(checkpoint_path: str, out_dir: Path, run_id: str) -> Path:
-    """Export the embedding network of a checkpoint as safetensors + JSON."""
+def export_best(checkpoint_path: str, out_dir: Path, run_id: str, formats: list[str] | None = None) -> Path:
+    """Export the embedding network of a checkpoint as safetensors + JSON, plus ``formats`` (onnx, torchscript)."""
     from reidfw.checkpoints import export_embedding_model, load_embedding_model
 
     model, spec = load_embedding_model(checkpoint_path)
     spec = {**spec, "train_run_id": run_id}
-    return export_embedding_model(model, spec, out_dir)
+    out = export_embedding_model(model, spec, out_dir)
+    if formats:
+        from reidfw.checkpoints.onnx_export import export_deployment
+
+        export_deployment(model, spec, out, formats)
+    return out
 
 
 def _collapse_message(trainer: pl.Trainer, method: str) -> str | None:

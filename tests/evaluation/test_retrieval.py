@@ -59,12 +59,14 @@ def test_faiss_agrees_with_brute_force_on_random_data():
     qf, qp, qc, gf, gp, gc = _random_market()
     # rankings agree up to float rounding between BLAS and faiss kernels on near-ties
     assert (faiss_ranking(qf, gf, 25) == brute_force_ranking(qf, gf, 25)).mean() > 0.999
-    a = evaluate_retrieval(qf, qp, qc, gf, gp, gc, use_faiss=True)
-    b = evaluate_retrieval(qf, qp, qc, gf, gp, gc, use_faiss=False)
+    # use_faiss picks the top-k ranker; the full gallery always goes through the exact evaluator
+    a = evaluate_retrieval(qf, qp, qc, gf, gp, gc, topk=60, use_faiss=True)
+    b = evaluate_retrieval(qf, qp, qc, gf, gp, gc, topk=60, use_faiss=False)
     for k in ("mAP", "rank1", "rank5", "rank10", "mINP"):
         assert a[k] == pytest.approx(b[k], abs=1e-6), k
     assert 0.0 < a["mAP"] < 1.0
     assert (a["ranker"], b["ranker"]) == ("faiss", "numpy")
+    assert evaluate_retrieval(qf, qp, qc, gf, gp, gc, use_faiss=True)["ranker"] == "exact"
 
 
 def test_topk_is_a_lower_bound_with_exact_cmc():

@@ -56,7 +56,8 @@ def test_arcface_run_lands_in_mlflow_and_resumes(tmp_path):
     assert len(losses) == 4 and losses[-1] < losses[0]
     top = {a.path for a in client.list_artifacts(run_id)}
     assert {"checkpoints", "model", "config"} <= top
-    assert {a.path for a in client.list_artifacts(run_id, "model")} == {"model/model.json", "model/model.safetensors"}
+    assert {a.path for a in client.list_artifacts(run_id, "model")} == {
+        "model/model.json", "model/model.safetensors", "model/model.onnx", "model/model.torchscript.pt"}
     assert any(a.path.endswith(".ckpt") for a in client.list_artifacts(run_id, "checkpoints"))
     spec = json.loads((tmp_path / "run" / "model" / "model.json").read_text())
     assert spec["input"] == {"size": [64, 32], "mean": [0.4, 0.4, 0.4], "std": [0.2, 0.25, 0.3], "fill": [128, 128, 128],
