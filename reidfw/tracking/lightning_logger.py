@@ -13,6 +13,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import MLFlowLogger
 
+from reidfw.tracking.metric_journal import JournaledMLFlowLogger
 from reidfw.tracking.mlflow_store import artifact_location, resolve_tracking_uri
 
 CHECKPOINT_KEY = "reidfw"
@@ -46,7 +47,8 @@ def make_mlflow_logger(
 ) -> MLFlowLogger:
     uri = resolve_tracking_uri(tracking_uri)
     mlflow.set_tracking_uri(uri)
-    return MLFlowLogger(
+    # Journaled: metrics reach the store once a resume checkpoint covers them (see metric_journal).
+    return JournaledMLFlowLogger(
         experiment_name=experiment_name,
         run_name=run_name,
         tracking_uri=uri,
@@ -63,4 +65,4 @@ class RunIdInCheckpoint(pl.Callback):
         self.run_id = run_id
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
-        checkpoint[CHECKPOINT_KEY] = {"mlflow_run_id": self.run_id}
+        checkpoint.setdefault(CHECKPOINT_KEY, {})["mlflow_run_id"] = self.run_id

@@ -24,7 +24,10 @@ from reidfw.tracking.lightning_logger import (
     flatten_config,
     make_mlflow_logger,
 )
+from reidfw.training.atomic_checkpoint_io import AtomicCheckpointIO
+from reidfw.training.random_state import RandomStateInCheckpoint
 from reidfw.training.resume import check_resume_checkpoint
+from reidfw.training.resume_checkpoint import ResumeCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -109,21 +112,24 @@ def train(cfg: DictConfig) -> TrainResult:
     checkpoint = ModelCheckpoint(
         dirpath=ckpt_dir, filename="best", monitor=cb_cfg.monitor, mode=cb_cfg.mode, save_top_k=cb_cfg.save_top_k
     )
-    # A separate every-epoch checkpoint for resuming: Lightning's own save_last only refreshes
-    # when the monitored metric improves. Written after the epoch (validation included), so a
-    # resume starts the next epoch instead of repeating this one.
-    latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1, save_on_train_epoch_end=True)
-    callbacks = [checkpoint, latest, RunIdInCheckpoint(run_id), LearningRateMonitor(logging_interval="step")]
+    # The every-epoch checkpoint a killed run resumes from, with the random state and the
+    # MLflow points it covers (resume_checkpoint.py explains why each is needed).
+    latest = ResumeCheckpoint(ckpt_dir)
+    callbacks = [
+        checkpoint, latest, RunIdInCheckpoint(run_id), RandomStateInCheckpoint(),
+        LearningRateMonitor(logging_interval="step"),
+    ]
     trainer: pl.Trainer = hydra.utils.instantiate(
         cfg.trainer,
         logger=mlf,
         callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],  # a kill while writing leaves the previous file whole
         default_root_dir=str(output_dir),
         enable_progress_bar=cfg.callbacks.progress_bar,
     )
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
 
-    last = latest.best_model_path  # monitor=None: its "best" is simply the newest
+    last = latest.last_model_path
     best = checkpoint.best_model_path or last
     exported = None
     if trainer.is_global_zero:

@@ -20,6 +20,12 @@ class TwoViews:
     def __call__(self, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         return self.view1(image), self.view2(image)
 
+    def seed_sample(self, seed: int) -> None:
+        """Reseed both views for the next image (see ``Pipeline.seed_sample``); they still differ."""
+        self.view1.seed_sample(seed)
+        if self.view2 is not self.view1:  # one shared pipeline draws view 2 after view 1
+            self.view2.seed_sample(seed + 1)
+
     @property
     def img_size(self) -> tuple[int, int]:
         return self.view1.img_size
