@@ -68,6 +68,24 @@ def _is_mlflow_ref(ckpt: str) -> bool:
     return ckpt.startswith(("runs:/", "models:/")) or re.fullmatch(r"[0-9a-f]{32}", ckpt) is not None
 
 
+def _publish(staged, names: list[str], all_results: list[dict], comparison: dict | None):
+    """Move every finished folder into place; the returned records (and results.json) name the final paths."""
+    from reidfw.evaluation.pipeline import write_results_json
+    from reidfw.evaluation.staging import relocate
+
+    moved = []
+    for name, res in zip(names, all_results):
+        res = relocate(res, str(staged.path(name)), str(staged.final(name)))
+        write_results_json(res, folder=staged.path(name))  # still in the staging folder, final paths inside
+        staged.publish(name)
+        moved.append(res)
+    if comparison is not None:
+        comparison = relocate(comparison, str(staged.path("comparison")), str(staged.final("comparison")))
+        staged.publish("comparison")
+    staged.close()
+    return moved, comparison
+
+
 def run_evaluation(cfg) -> int:
     """The evaluate.py command; returns the process exit code."""
     from omegaconf import OmegaConf
@@ -123,20 +141,27 @@ def run_evaluation(cfg) -> int:
         return 2
 
     from reidfw.evaluation.pipeline import compare_models, comparison_table, evaluate_model, summary_table
+    from reidfw.evaluation.staging import StagedOutputs
 
-    out_dir = Path(cfg.out_dir)
+    # Folders are written aside and moved into out_dir once every model is done (staging.py).
+    staged = StagedOutputs(cfg.out_dir)
     all_results = []
-    for model, spec, name in zip(models, specs, names):
-        all_results.append(
-            evaluate_model(
-                model, spec, out_dir=out_dir / name, study_root=study_root, market_root=market_root, model_name=name,
-                mask_background=cfg.mask_background, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-                device=cfg.device, channels_last=cfg.channels_last, amp=cfg.amp, topk=cfg.topk,
-                use_faiss=cfg.use_faiss, max_negatives=cfg.max_negatives,
-                verification_pairs=cfg.verification_pairs,
+    try:
+        for model, spec, name in zip(models, specs, names):
+            all_results.append(
+                evaluate_model(
+                    model, spec, out_dir=staged.path(name), study_root=study_root, market_root=market_root,
+                    model_name=name, mask_background=cfg.mask_background, batch_size=cfg.batch_size,
+                    num_workers=cfg.num_workers, device=cfg.device, channels_last=cfg.channels_last, amp=cfg.amp,
+                    topk=cfg.topk, use_faiss=cfg.use_faiss, max_negatives=cfg.max_negatives,
+                    verification_pairs=cfg.verification_pairs,
+                )
             )
-        )
-    comparison = compare_models(all_results, out_dir / "comparison") if len(all_results) > 1 else None
+        comparison = compare_models(all_results, staged.path("comparison")) if len(all_results) > 1 else None
+    except BaseException:
+        staged.close()  # nothing half-done stays behind (a kill -9 leaves it for the next run to remove)
+        raise
+    all_results, comparison = _publish(staged, names, all_results, comparison)
 
     run_ids = [None] * len(all_results)
     if cfg.mlflow.enabled:

@@ -149,10 +149,15 @@ def evaluate_model(
         results["timing"]["market_embed_s"] = t1 - t0
         results["timing"]["market_metrics_s"] = time.perf_counter() - t1
 
-    res_json = out_dir / "results.json"
-    res_json.write_text(json.dumps(_json_safe({k: v for k, v in results.items() if k not in ("study_result", "verification", "study")}), indent=1))
-    results["files"].append(str(res_json))
+    results["files"].append(str(write_results_json(results)))
     return results
+
+
+def write_results_json(results: dict, folder: str | Path | None = None) -> Path:
+    """``results.json`` in ``folder`` (default: the results' out_dir): settings, spec, metrics and the file list."""
+    res_json = Path(folder if folder is not None else results["out_dir"]) / "results.json"
+    res_json.write_text(json.dumps(_json_safe({k: v for k, v in results.items() if k not in ("study_result", "verification", "study")}), indent=1))
+    return res_json
 
 
 def _json_safe(x):

@@ -159,12 +159,19 @@ def train(cfg: DictConfig) -> TrainResult:
 
 def export_best(checkpoint_path: str, out_dir: Path, run_id: str) -> Path:
     """Export the embedding network of a checkpoint as safetensors + JSON."""
+    from reidfw.evaluation.staging import StagedOutputs
     from reidfw.models.checkpoints import load_embedding_model
     from reidfw.models.export import export_embedding_model
 
     model, spec = load_embedding_model(checkpoint_path)
     spec = {**spec, "train_run_id": run_id}
-    return export_embedding_model(model, spec, out_dir)
+    # Written aside and moved into place: a kill mid-export leaves no half model folder to load.
+    staged = StagedOutputs(out_dir.parent)
+    try:
+        export_embedding_model(model, spec, staged.path(out_dir.name))
+        return staged.publish(out_dir.name)
+    finally:
+        staged.close()
 
 
 def format_summary(r: TrainResult) -> str:
