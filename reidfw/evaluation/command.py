@@ -176,11 +176,34 @@ def run_evaluation(cfg) -> int:
                 res, tracking_uri=uri, experiment=cfg.mlflow.experiment, checkpoint=ckpt,
                 config_yaml=cfg_yaml, extra_artifacts=extra,
             )
+    links = _ui_links(uri, run_ids) if cfg.mlflow.enabled else {}
     for res, rid in zip(all_results, run_ids):
         print(summary_table(res))
         if rid:
             print(f"  MLflow run: {rid}")
+            print(f"  in the UI:  {links[rid]}")
     if comparison:
         print(comparison_table(all_results))
         print(f"side-by-side figures: {Path(comparison['out_dir']).resolve()}")
+    if links.get("compare"):
+        print(f"compare in the MLflow UI: {links['compare']}")
+    if links.get("serve"):
+        print(f"(serve the UI first: {links['serve']})")
     return 0
+
+
+def _ui_links(uri: str, run_ids: list[str]) -> dict[str, str]:
+    """Per evaluation run its heatmaps in the UI; the compare view of all of them; the command that serves the UI."""
+    from mlflow.tracking import MlflowClient
+
+    from reidfw.tracking.ui_links import compare_url, run_url, ui_base
+
+    base, serve = ui_base(uri)
+    client = MlflowClient(tracking_uri=uri)
+    exps = {rid: client.get_run(rid).info.experiment_id for rid in run_ids}
+    links = {rid: run_url(base, exp, rid, "evaluation/study/heatmaps") for rid, exp in exps.items()}
+    if len(run_ids) > 1:
+        links["compare"] = compare_url(base, list(exps.values()), run_ids)
+    if serve:
+        links["serve"] = serve
+    return links

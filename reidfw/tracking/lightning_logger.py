@@ -13,6 +13,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import MLFlowLogger
 
+from reidfw.tracking.concurrent_store import get_or_create_experiment
 from reidfw.tracking.metric_journal import JournaledMLFlowLogger
 from reidfw.tracking.mlflow_store import artifact_location, resolve_tracking_uri
 
@@ -47,6 +48,9 @@ def make_mlflow_logger(
 ) -> MLFlowLogger:
     uri = resolve_tracking_uri(tracking_uri)
     mlflow.set_tracking_uri(uri)
+    if run_id is None:
+        # Jobs of a parallel sweep all find a new experiment missing; only one may create it.
+        get_or_create_experiment(mlflow.MlflowClient(uri), experiment_name, artifact_location(uri))
     # Journaled: metrics reach the store once a resume checkpoint covers them (see metric_journal).
     return JournaledMLFlowLogger(
         experiment_name=experiment_name,

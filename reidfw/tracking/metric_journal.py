@@ -58,6 +58,7 @@ class JournaledMLFlowLogger(MLFlowLogger):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.journal = MetricJournal()
+        self.points_sent = 0  # by this process (a resumed run counts its own)
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
@@ -92,6 +93,7 @@ class JournaledMLFlowLogger(MLFlowLogger):
         metrics = [Metric(key=k, value=v, timestamp=t, step=s) for k, v, s, t in points]
         for i in range(0, len(metrics), _BATCH):
             self.experiment.log_batch(run_id=self.run_id, metrics=metrics[i : i + _BATCH], synchronous=True)
+            self.points_sent += len(metrics[i : i + _BATCH])
 
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:

@@ -24,6 +24,7 @@ from reidfw.tracking.lightning_logger import (
     flatten_config,
     make_mlflow_logger,
 )
+from reidfw.tracking.ui_links import run_url, runs_url, ui_base
 from reidfw.training.atomic_checkpoint_io import AtomicCheckpointIO
 from reidfw.training.random_state import RandomStateInCheckpoint
 from reidfw.training.resume import check_resume_checkpoint
@@ -47,6 +48,8 @@ class TrainResult:
     best_score: float | None
     monitor: str
     output_dir: str
+    metric_points_logged: int = 0  # MLflow metric points this process sent (after the journal's dedup)
+    experiment_id: str = ""
 
 
 def build_datamodule(cfg: DictConfig):
@@ -151,6 +154,8 @@ def train(cfg: DictConfig) -> TrainResult:
         best_score=float(score) if score is not None else None,
         monitor=cb_cfg.monitor,
         output_dir=str(output_dir),
+        metric_points_logged=mlf.points_sent,
+        experiment_id=str(mlf.experiment_id),
     )
     (output_dir / SUMMARY_FILE).write_text(json.dumps(asdict(result), indent=1))
     print(format_summary(result))
@@ -186,10 +191,14 @@ def format_summary(r: TrainResult) -> str:
         f"  MLflow run      {r.run_id} (experiment '{r.experiment_name}', store {r.tracking_uri})",
         f"  evaluate it     python evaluate.py ckpt=runs:/{r.run_id}/model",
         f"  resume it       python train.py ckpt_path={r.last_checkpoint or r.best_checkpoint} <same overrides>",
-        "  compare runs    mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db",
-        "",
     ]
-    return "\n".join(lines)
+    base, serve = ui_base(r.tracking_uri)
+    if serve:
+        lines.append(f"  MLflow UI       {serve}   (then open the links below)")
+    if r.experiment_id:
+        lines += [f"  this run        {run_url(base, r.experiment_id, r.run_id)}",
+                  f"  compare runs    {runs_url(base, r.experiment_id)}"]
+    return "\n".join([*lines, ""])
 
 
 def _default_run_name(cfg: DictConfig) -> str:

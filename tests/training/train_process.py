@@ -34,8 +34,9 @@ def train_env(tracking_uri: str, cache: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def train_cmd(*overrides: str, run_dir: Path | None = None, progress: bool = False) -> list[str]:
-    cmd = [sys.executable, str(ROOT / "train.py"), *TINY, f"callbacks.progress_bar={str(progress).lower()}", *overrides]
+def train_cmd(*overrides: str, run_dir: Path | None = None, progress: bool = False, multirun: bool = False) -> list[str]:
+    cmd = [sys.executable, str(ROOT / "train.py"), *(["-m"] if multirun else []), *TINY,
+           f"callbacks.progress_bar={str(progress).lower()}", *overrides]
     if run_dir is not None:
         cmd.append(f"hydra.run.dir={run_dir}")
     return cmd

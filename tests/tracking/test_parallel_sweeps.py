@@ -1,0 +1,53 @@
+"""A margin sweep of 4 concurrent train.py jobs through Hydra's joblib and Ray launchers into one store.
+
+Stores: the embedded SQLite file and the shared tracking server (PostgreSQL). Every job
+reports how many metric points it sent (``train_summary.json``); MLflow must hold exactly
+that many, each training step once, and the four runs must have overlapped in time.
+"""
+import json
+
+import mlflow
+import pytest
+
+from tests.training.train_process import ARCFACE, STEPS_PER_EPOCH, run, train_cmd, train_env
+
+pytestmark = pytest.mark.slow
+MARGINS = ("0.3", "0.4", "0.5", "0.6")
+EPOCHS = 2
+
+
+@pytest.mark.parametrize("store", ["sqlite", "server"])
+@pytest.mark.parametrize("launcher", ["parallel", "ray_local"])
+def test_concurrent_sweep_loses_no_metric_point(launcher, store, tmp_path, request, monkeypatch):
+    env_extra = {}
+    if store == "server":
+        srv = request.getfixturevalue("shared_server")
+        uri, env_extra = srv.url, srv.team_env
+    else:
+        uri = f"sqlite:///{tmp_path}/mlflow.db"  # a fresh file: the jobs race to create its tables
+    experiment = f"sweep-{launcher}-{store}"
+    sweep_dir = tmp_path / "sweep"
+    run(train_cmd(f"hydra/launcher={launcher}", *ARCFACE, f"trainer.max_epochs={EPOCHS}",
+                  f"margin={','.join(MARGINS)}", f"logger.experiment_name={experiment}", f"hydra.sweep.dir={sweep_dir}", multirun=True),
+        train_env(uri, tmp_path / "cache", **env_extra), timeout=1800)
+
+    summaries = [json.loads(p.read_text()) for p in sorted(sweep_dir.glob("*/train_summary.json"))]
+    assert len(summaries) == len(MARGINS)
+    for key, value in env_extra.items():
+        monkeypatch.setenv(key, value)
+    client = mlflow.MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+    assert sorted(r.data.params["margin"] for r in runs) == sorted(MARGINS)
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert max(r.info.start_time for r in runs) < min(r.info.end_time for r in runs), "the 4 jobs did not overlap"
+
+    logged = found = 0
+    for s in summaries:
+        points = {k: [m.step for m in client.get_metric_history(s["run_id"], k)]
+                  for k in client.get_run(s["run_id"]).data.metrics}
+        assert points["train/loss_step"] == list(range(EPOCHS * STEPS_PER_EPOCH))
+        assert all(len(steps) == len(set(steps)) for steps in points.values())
+        logged += s["metric_points_logged"]
+        found += sum(map(len, points.values()))
+    print(f"{launcher} -> {store}: {len(runs)} concurrent runs, metric points logged {logged}, found {found}")
+    assert logged > 0 and found == logged
