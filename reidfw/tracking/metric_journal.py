@@ -77,13 +77,13 @@ class JournaledMLFlowLogger(MLFlowLogger):
     @rank_zero_only
     def replay(self, points: Iterable[Point]) -> int:
         """Send those of a checkpoint's points that the store does not hold yet; returns how many."""
-        by_key: dict[str, list[Point]] = {}
+        by_key: dict[str, dict[int, Point]] = {}
         for p in points:
-            by_key.setdefault(p[0], []).append(tuple(p))
+            by_key.setdefault(p[0], {}).setdefault(int(p[2]), tuple(p))  # first point per (key, step)
         missing = []
         for key, pts in by_key.items():
             have = {m.step for m in self.experiment.get_metric_history(self.run_id, key)}
-            missing += [p for p in pts if p[2] not in have]
+            missing += [p for step, p in pts.items() if step not in have]
         self._send(missing)
         return len(missing)
 
@@ -97,6 +97,6 @@ class JournaledMLFlowLogger(MLFlowLogger):
 
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:
-        if status in ("success", "finished") and self._initialized:
+        if status in ("success", "finished") and self.journal.pending:
             self.send()
         super().finalize(status)

@@ -8,7 +8,8 @@ browser by ``tests/tracking/test_mlflow_ui_browser.py``:
 - runs table:  ``<base>/#/experiments/<exp>/runs?workflowType=machine_learning``
 - one run:     ``<base>/#/experiments/<exp>/runs/<run>?workflowType=machine_learning``
 - an artifact: ``<base>/#/experiments/<exp>/runs/<run>/artifacts/<path>?workflowType=machine_learning``
-- compare:     ``<base>/#/compare-runs?runs=["<run>",...]&experiments=["<exp>",...]``
+- compare:     ``<base>/#/compare-runs?runs=["<run>",...]&experiments=["<exp>",...]&workflowType=machine_learning``
+  (JSON lists, percent-encoded so terminals keep the link whole)
 
 ``<base>`` is the tracking server's URL; for the embedded SQLite store it is where
 ``mlflow ui`` serves it (http://127.0.0.1:5000 by default), and the command to start it
@@ -43,4 +44,4 @@ def run_url(base: str, experiment_id: str, run_id: str, artifact: str | None = N
 def compare_url(base: str, experiment_ids: list[str], run_ids: list[str]) -> str:
     runs = quote(json.dumps(list(run_ids), separators=(",", ":")))
     exps = quote(json.dumps(sorted(set(experiment_ids)), separators=(",", ":")))
-    return f"{base}/#/compare-runs?runs={runs}&experiments={exps}"
+    return f"{base}/#/compare-runs?runs={runs}&experiments={exps}&{ML}"

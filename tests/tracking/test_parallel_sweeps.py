@@ -9,11 +9,13 @@ import json
 import mlflow
 import pytest
 
+from reidfw.data.synthetic.cache import ensure_dataset
+from reidfw.data.synthetic.presets import TINY_SETTINGS
 from tests.training.train_process import ARCFACE, STEPS_PER_EPOCH, run, train_cmd, train_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 MARGINS = ("0.3", "0.4", "0.5", "0.6")
-EPOCHS = 2
+EPOCHS = 25  # long enough (a few seconds) that the four runs are live together
 
 
 @pytest.mark.parametrize("store", ["sqlite", "server"])
@@ -25,6 +27,10 @@ def test_concurrent_sweep_loses_no_metric_point(launcher, store, tmp_path, reque
         uri, env_extra = srv.url, srv.team_env
     else:
         uri = f"sqlite:///{tmp_path}/mlflow.db"  # a fresh file: the jobs race to create its tables
+    # The sets ARCFACE trains and validates on, rendered up front: the jobs then start together
+    # instead of queueing for the renderer, and their runs overlap.
+    ensure_dataset("tracks", dict(TINY_SETTINGS["tracks"], identities=6, per_identity=4), tmp_path / "cache")
+    ensure_dataset("market", TINY_SETTINGS["market"], tmp_path / "cache")
     experiment = f"sweep-{launcher}-{store}"
     sweep_dir = tmp_path / "sweep"
     run(train_cmd(f"hydra/launcher={launcher}", *ARCFACE, f"trainer.max_epochs={EPOCHS}",
@@ -39,7 +45,8 @@ def test_concurrent_sweep_loses_no_metric_point(launcher, store, tmp_path, reque
     runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
     assert sorted(r.data.params["margin"] for r in runs) == sorted(MARGINS)
     assert all(r.info.status == "FINISHED" for r in runs)
-    assert max(r.info.start_time for r in runs) < min(r.info.end_time for r in runs), "the 4 jobs did not overlap"
+    overlap_ms = min(r.info.end_time for r in runs) - max(r.info.start_time for r in runs)
+    assert overlap_ms > 0, f"the {len(runs)} runs never ran all at once (gap {-overlap_ms} ms)"
 
     logged = found = 0
     for s in summaries:
@@ -49,5 +56,6 @@ def test_concurrent_sweep_loses_no_metric_point(launcher, store, tmp_path, reque
         assert all(len(steps) == len(set(steps)) for steps in points.values())
         logged += s["metric_points_logged"]
         found += sum(map(len, points.values()))
-    print(f"{launcher} -> {store}: {len(runs)} concurrent runs, metric points logged {logged}, found {found}")
+    print(f"{launcher} -> {store}: {len(runs)} runs all live together for {overlap_ms / 1000:.1f} s, "
+          f"metric points logged {logged}, found {found}")
     assert logged > 0 and found == logged
