@@ -156,9 +156,11 @@ class MlflowServer:
         return ini
 
     def start(self, timeout: float = 180) -> None:
-        if not os.environ.get("MLFLOW_AUTH_ADMIN_PASSWORD"):
-            raise ServerError("set MLFLOW_AUTH_ADMIN_PASSWORD (>= 12 characters) for the server's admin user; "
-                              "credentials are read from the environment only")
+        for var in ("MLFLOW_AUTH_ADMIN_PASSWORD", "REIDFW_MLFLOW_TEAM_PASSWORD"):
+            value = os.environ.get(var)
+            if (value is None and var == "MLFLOW_AUTH_ADMIN_PASSWORD") or (value is not None and len(value) < 12):
+                raise ServerError(f"set {var} to a password of at least 12 characters (MLflow's minimum); "
+                                  f"credentials are read from the environment only")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "MLFLOW_AUTH_CONFIG_PATH": str(self._auth_config())}
         env.setdefault("MLFLOW_AUTH_ADMIN_USERNAME", "admin")
@@ -237,6 +239,11 @@ class SharedServer:
         return self.mlflow.url
 
     def start(self) -> "SharedServer":
+        for var in ("MLFLOW_AUTH_ADMIN_PASSWORD", "REIDFW_MLFLOW_TEAM_PASSWORD"):
+            value = os.environ.get(var)
+            if (value is None and var == "MLFLOW_AUTH_ADMIN_PASSWORD") or (value is not None and len(value) < 12):
+                raise ServerError(f"set {var} to a password of at least 12 characters (MLflow's minimum); "
+                                  f"credentials are read from the environment only")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.postgres.data_dir.mkdir(parents=True, exist_ok=True)
         try:
