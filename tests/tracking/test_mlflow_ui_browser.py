@@ -70,6 +70,12 @@ class Page:
         self.shot("timeout")
         raise AssertionError(f"the page never showed {what}; it shows:\n{self.text()[:2000]}")
 
+    def open_link(self, url: str) -> None:
+        """As a click on a printed link does: a new tab, a full page load (the single-page app does not
+        reload a compare view when only the part after # changes)."""
+        self.d.switch_to.new_window("tab")
+        self.d.get(url)
+
     def close_assistant(self) -> None:
         # MLflow 3 opens an assistant panel over the right of the page; users close it.
         for button in self.d.find_elements(self.by.CSS_SELECTOR, "button[aria-label=Close]"):
@@ -131,7 +137,7 @@ def test_sweep_compare_and_heatmap_in_chromium(tmp_path):
         by = page.by
 
         # 1. The printed "compare runs" link: the sweep's runs table (not the GenAI overview).
-        driver.get(local(next(iter(runs_links))))
+        page.open_link(local(next(iter(runs_links))))
         page.wait_for(lambda: all(f"m{m}" in page.text() for m in ("0.3", "0.5")), "the sweep's two runs")
         assert "Runs" in page.text() and "No data available" not in page.text()
         page.close_assistant()
@@ -150,18 +156,21 @@ def test_sweep_compare_and_heatmap_in_chromium(tmp_path):
             lambda: [r.text.split() for r in driver.find_elements(by.TAG_NAME, "tr") if r.text.split()[:1] == ["margin"]],
             "the margin parameter")[0]
         assert sorted(margin_row[1:]) == ["0.3", "0.5"], margin_row
+        page.wait_for(lambda: "0.50000" in page.text(), "the parallel-coordinates plot")  # its axis ticks
         page.close_assistant()
         page.shot("02-compare-sweep")
 
         # 3. evaluate.py's compare link: the study metrics of both models side by side.
-        driver.get(local(eval_compare))
-        page.wait_for(lambda: "study/distance/robustness" in page.text(), "the study metrics")
-        assert "Comparing 2 Runs" in page.text() and "retrieval/mAP" in page.text()
+        page.open_link(local(eval_compare))
+        # The metrics table shows its first rows (it scrolls on its own): retrieval/*, then study/*.
+        study_rows = page.wait_for(lambda: re.findall(r"^study/\S+$", page.text(), flags=re.M), "the study metrics")
+        assert "Comparing 2 Runs" in page.text() and "retrieval/mAP" in page.text(), page.text()[-2000:]
+        print(f"evaluation compare view shows {study_rows[:3]} ...")
         page.close_assistant()
         page.shot("03-compare-study-metrics")
 
         # 4. One evaluation's heatmaps link; open the distance heatmap.
-        driver.get(local(heatmap_links[0]))
+        page.open_link(local(heatmap_links[0]))
         entry = page.wait_for(lambda: driver.find_elements(by.XPATH, "//*[text()='distance.png']"), "distance.png")
         page.close_assistant()
         entry[-1].click()
