@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # Re-install whenever the dependency pins change.
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test test-fast test-slow bench mlflow-ui clean
+.PHONY: install system-deps demo test test-fast test-slow bench mlflow-ui mlflow-server clean
 
 install: $(STAMP)
 
@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --no-deps trackeval==1.3.0
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+# Debian packages the PostgreSQL-server and browser tests use (they skip, naming this target, without them).
+system-deps:
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y postgresql chromium chromium-driver
 
 demo: install
 	$(BIN)/python -m reidfw.demo
@@ -43,6 +47,11 @@ bench: install
 
 mlflow-ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root ./mlruns/artifacts
+
+# A team's server: PostgreSQL + mlflow server with basic auth on 127.0.0.1:5000 (README: "A shared MLflow server").
+# Needs MLFLOW_AUTH_ADMIN_PASSWORD in the environment; MLFLOW_SERVER_ARGS="--host 0.0.0.0" to serve beyond this machine.
+mlflow-server: install
+	$(BIN)/python -m reidfw.mlflow_logging.shared_server --dir .mlflow-server $(MLFLOW_SERVER_ARGS)
 
 clean:
 	rm -rf outputs multirun .cache

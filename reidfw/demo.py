@@ -70,7 +70,12 @@ def main() -> None:
               f"out={OUT / 'evaluation' / f'compare_{name}.png'}"])
     print(f"\nWhere each similarity comes from (Fig 12, every factor): {OUT / 'evaluation'}/<ArcFace|MoCo>/attribution/")
     print(f"\nreidfw demo finished in {(time.time() - t0) / 60:.1f} min.")
-    print("Open the MLflow UI to compare the runs:  .venv/bin/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db")
+    from reidfw.mlflow_logging.ui_links import runs_url, ui_base
+
+    base, serve = ui_base(arcface["tracking_uri"])
+    if serve:
+        print(f"Open the MLflow UI to compare the runs:  .venv/bin/{serve}")
+    print(f"  the demo's runs: {runs_url(base, arcface['experiment_id'])}")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,24 @@ def unique_names(ckpts: list[str], specs: list[dict], given: list[str]) -> list[
     return names
 
 
+def _publish(staged, names: list[str], all_results: list[dict], comparison: dict | None):
+    """Move every finished folder into place; the returned records (and results.json) name the final paths."""
+    from reidfw.evaluation.pipeline import write_results_json
+    from reidfw.evaluation.staging import relocate
+
+    moved = []
+    for name, res in zip(names, all_results):
+        res = relocate(res, str(staged.path(name)), str(staged.final(name)))
+        write_results_json(res, folder=staged.path(name))  # still in the staging folder, final paths inside
+        staged.publish(name)
+        moved.append(res)
+    if comparison is not None:
+        comparison = relocate(comparison, str(staged.path("comparison")), str(staged.final("comparison")))
+        staged.publish("comparison")
+    staged.close()
+    return moved, comparison
+
+
 def run_evaluation(cfg) -> int:
     """The evaluate.py command; returns the process exit code."""
     from omegaconf import OmegaConf
@@ -137,28 +155,35 @@ def run_evaluation(cfg) -> int:
         except OrientationModelError as e:
             print(f"error: cannot load the orientation estimator: {e}", file=sys.stderr)
             return 2
+    from reidfw.evaluation.staging import StagedOutputs
 
-    out_dir = Path(cfg.out_dir)
+    # Folders are written aside and moved into out_dir once every model is done (staging.py).
+    staged = StagedOutputs(cfg.out_dir)
     all_results = []
-    for model, spec, name in zip(models, specs, names):
-        all_results.append(
-            evaluate_model(
-                model, spec, out_dir=out_dir / name, study_root=study_root, market_root=market_root, model_name=name,
-                mask_background=cfg.mask_background, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-                device=cfg.device, channels_last=cfg.channels_last, amp=cfg.amp, topk=cfg.topk,
-                use_faiss=cfg.use_faiss, max_negatives=cfg.max_negatives,
-                verification_pairs=cfg.verification_pairs, attribution=cfg.attribution, flip_tta=cfg.flip_tta,
-                canonicalize=canonicalize, orientation=orientation, retrieval_memory_gb=cfg.retrieval_memory_gb,
-                rerank=cfg.rerank, rerank_k1=cfg.rerank_k1, rerank_k2=cfg.rerank_k2, rerank_lambda=cfg.rerank_lambda,
+    try:
+        for model, spec, name in zip(models, specs, names):
+            all_results.append(
+                evaluate_model(
+                    model, spec, out_dir=staged.path(name), study_root=study_root, market_root=market_root,
+                    model_name=name, mask_background=cfg.mask_background, batch_size=cfg.batch_size,
+                    num_workers=cfg.num_workers, device=cfg.device, channels_last=cfg.channels_last, amp=cfg.amp,
+                    topk=cfg.topk, use_faiss=cfg.use_faiss, max_negatives=cfg.max_negatives,
+                    verification_pairs=cfg.verification_pairs, attribution=cfg.attribution, flip_tta=cfg.flip_tta,
+                    canonicalize=canonicalize, orientation=orientation, retrieval_memory_gb=cfg.retrieval_memory_gb,
+                    rerank=cfg.rerank, rerank_k1=cfg.rerank_k1, rerank_k2=cfg.rerank_k2, rerank_lambda=cfg.rerank_lambda,
+                )
             )
-        )
-    comparison = compare_models(all_results, out_dir / "comparison") if len(all_results) > 1 else None
-    report = None
-    if comparison:
-        from reidfw.evaluation.findings import findings_report, write_report
+        comparison = compare_models(all_results, staged.path("comparison")) if len(all_results) > 1 else None
+        report = None
+        if comparison:
+            from reidfw.evaluation.findings import findings_report, write_report
 
-        report = findings_report(all_results, to_plain(cfg.findings))
-        comparison["files"] += [str(p) for p in write_report(report, comparison["out_dir"])]
+            report = findings_report(all_results, to_plain(cfg.findings))
+            comparison["files"] += [str(p) for p in write_report(report, comparison["out_dir"])]
+    except BaseException:
+        staged.close()  # nothing half-done stays behind (a kill -9 leaves it for the next run to remove)
+        raise
+    all_results, comparison = _publish(staged, names, all_results, comparison)
 
     run_ids = [None] * len(all_results)
     if cfg.mlflow.enabled:
@@ -173,6 +198,7 @@ def run_evaluation(cfg) -> int:
                 res, tracking_uri=uri, experiment=cfg.mlflow.experiment, checkpoint=ckpt,
                 config_yaml=cfg_yaml, extra_artifacts=extra,
             )
+    links = _ui_links(uri, run_ids) if cfg.mlflow.enabled else {}
     for res, rid in zip(all_results, run_ids):
         print(summary_table(res))
         if res.get("canonicalisation"):
@@ -186,10 +212,32 @@ def run_evaluation(cfg) -> int:
             print(f"  attribution ({METHOD_TITLES[res['attribution']['method']]}): {where}")
         if rid:
             print(f"  MLflow run: {rid}")
+            print(f"  in the UI:  {links[rid]}")
     if comparison:
         from reidfw.evaluation.findings import to_terminal
 
         print(comparison_table(all_results))
         print(to_terminal(report))
         print(f"side-by-side figures and the findings report (findings.md): {Path(comparison['out_dir']).resolve()}")
+    if links.get("compare"):
+        print(f"compare in the MLflow UI: {links['compare']}")
+    if links.get("serve"):
+        print(f"(serve the UI first: {links['serve']})")
     return 0
+
+
+def _ui_links(uri: str, run_ids: list[str]) -> dict[str, str]:
+    """Per evaluation run its heatmaps in the UI; the compare view of all of them; the command that serves the UI."""
+    from mlflow.tracking import MlflowClient
+
+    from reidfw.mlflow_logging.ui_links import compare_url, run_url, ui_base
+
+    base, serve = ui_base(uri)
+    client = MlflowClient(tracking_uri=uri)
+    exps = {rid: client.get_run(rid).info.experiment_id for rid in run_ids}
+    links = {rid: run_url(base, exp, rid, "evaluation/study/heatmaps") for rid, exp in exps.items()}
+    if len(run_ids) > 1:
+        links["compare"] = compare_url(base, list(exps.values()), run_ids)
+    if serve:
+        links["serve"] = serve
+    return links

@@ -199,13 +199,19 @@ def evaluate_model(
     if check is not None:
         results["metrics"].update(check.metrics())
 
-    res_json = out_dir / "results.json"
+    results["files"].append(str(write_results_json(results)))
+    return results
+
+
+def write_results_json(results: dict, folder: str | Path | None = None) -> Path:
+    """``results.json`` in ``folder`` (default: the results' out_dir): settings, spec, the collapse check,
+    metrics and the file list."""
+    res_json = Path(folder if folder is not None else results["out_dir"]) / "results.json"
     keep = {k: v for k, v in results.items()
             if k not in ("study_result", "verification", "study", "collapse", "canonicalisation")}
     keep["collapse"] = results["collapse"].to_json() if results.get("collapse") is not None else None
     res_json.write_text(json.dumps(_json_safe(keep), indent=1))
-    results["files"].append(str(res_json))
-    return results
+    return res_json
 
 
 def canonical_mode(value) -> bool | str:

@@ -36,10 +36,9 @@ _BATCH = 900  # MLflow accepts at most 1000 metrics per log_batch call
 
 
 def _experiment_id(client, name: str, tracking_uri: str) -> str:
-    exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    return client.create_experiment(name, artifact_location=artifact_location(tracking_uri))
+    from reidfw.mlflow_logging.concurrent_store import get_or_create_experiment
+
+    return get_or_create_experiment(client, name, artifact_location(tracking_uri))
 
 
 def _training_run(client, run_id: str | None):

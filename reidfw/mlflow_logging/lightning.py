@@ -14,6 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import MLFlowLogger
 
 from reidfw.mlflow_logging.runs import CHECKPOINT_STAMP_KEY
+from reidfw.mlflow_logging.concurrent_store import get_or_create_experiment
+from reidfw.mlflow_logging.metric_journal import JournaledMLFlowLogger
 from reidfw.mlflow_logging.store import artifact_location, resolve_tracking_uri
 
 # MLflow rejects longer param values; longer ones (rare: long lists) are cut with a marker.
@@ -46,7 +48,11 @@ def make_mlflow_logger(
 ) -> MLFlowLogger:
     uri = resolve_tracking_uri(tracking_uri)
     mlflow.set_tracking_uri(uri)
-    return MLFlowLogger(
+    if run_id is None:
+        # Jobs of a parallel sweep all find a new experiment missing; only one may create it.
+        get_or_create_experiment(mlflow.MlflowClient(uri), experiment_name, artifact_location(uri))
+    # Journaled: metrics reach the store once a resume checkpoint covers them (see metric_journal).
+    return JournaledMLFlowLogger(
         experiment_name=experiment_name,
         run_name=run_name,
         tracking_uri=uri,
@@ -63,4 +69,4 @@ class RunIdInCheckpoint(pl.Callback):
         self.run_id = run_id
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
-        checkpoint[CHECKPOINT_STAMP_KEY] = {"mlflow_run_id": self.run_id}
+        checkpoint.setdefault(CHECKPOINT_STAMP_KEY, {})["mlflow_run_id"] = self.run_id

@@ -22,7 +22,10 @@ def resolve_tracking_uri(configured: str | None = None, base_dir: str | Path | N
     """Environment, then config, then the embedded store; creates the store folder."""
     uri = os.environ.get("MLFLOW_TRACKING_URI") or configured or default_tracking_uri(base_dir)
     if uri.startswith("sqlite:///"):
+        from reidfw.mlflow_logging.concurrent_store import initialize_store
+
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        initialize_store(uri)  # parallel sweep jobs must not all build the tables at once
     return uri
 
 

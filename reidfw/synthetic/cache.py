@@ -5,8 +5,9 @@
 ``RENDERER_VERSION``, so changing any of them gives a new folder and a renderer change
 never reuses stale pixels. Generation happens in a temporary sibling folder that is
 renamed into place only when complete: an interrupted run leaves a ``.tmp-*`` folder
-(safe to delete), never a half set that looks done. Two processes racing on the same
-set both render; the first rename wins and the other's copy is discarded.
+(safe to delete), never a half set that looks done. Processes asking for the same set
+at once (a parallel sweep) take turns on a lock file: the first renders, the others
+find the finished set.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import shutil
 import uuid
 from pathlib import Path
 from typing import Callable
+
+from filelock import FileLock
 
 from reidfw.synthetic.generators.market import generate_market
 from reidfw.synthetic.generators.study import generate_study
@@ -60,18 +63,23 @@ def ensure_dataset(kind: str, settings: dict, cache_dir: str | Path) -> Path:
     unknown = [] if takes_any else sorted(set(settings) - valid)
     if unknown:
         raise TypeError(f"unknown settings {unknown} for the {kind!r} generator; valid keys: {sorted(valid)}")
-    tmp = cache_dir / f".tmp-{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        GENERATORS[kind](tmp, **settings)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    (tmp / DATASET_INFO).write_text(json.dumps({"kind": kind, "settings": settings, "renderer_version": RENDERER_VERSION},
-                                               indent=1, default=str))
-    try:
-        os.rename(tmp, final)
-    except OSError:
-        if not final.is_dir():
+    # One renderer per set at a time: the jobs of a parallel sweep wait for the first instead of
+    # all rendering the same pixels (the lock dies with its process, so a killed render frees it).
+    with FileLock(str(cache_dir / f".{final.name}.lock")):
+        if final.is_dir():
+            return final
+        tmp = cache_dir / f".tmp-{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            GENERATORS[kind](tmp, **settings)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
             raise
-        shutil.rmtree(tmp, ignore_errors=True)    # another process finished the same set first
+        (tmp / DATASET_INFO).write_text(json.dumps({"kind": kind, "settings": settings, "renderer_version": RENDERER_VERSION},
+                                                   indent=1, default=str))
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not final.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)    # another process finished the same set first
     return final

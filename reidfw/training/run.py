@@ -23,7 +23,11 @@ from reidfw.config_values import to_plain
 from reidfw.mlflow_logging.lightning import RunIdInCheckpoint, flatten_config, make_mlflow_logger
 from reidfw.model_input import InputSpec, resolve_input_spec
 from reidfw.models import default_input_spec
+from reidfw.mlflow_logging.ui_links import run_url, runs_url, ui_base
+from reidfw.training.atomic_checkpoint_io import AtomicCheckpointIO
+from reidfw.training.random_state import RandomStateInCheckpoint
 from reidfw.training.resume import check_resume_checkpoint
+from reidfw.training.resume_checkpoint import ResumeCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,8 @@ class TrainResult:
     output_dir: str
     collapse: str | None = None  # the last validation's collapse check, in words
     overrides: list[str] | None = None  # the command line's overrides (an ablation labels its variants by them)
+    metric_points_logged: int = 0  # MLflow metric points this process sent (after the journal's dedup)
+    experiment_id: str = ""
 
 
 def input_spec_from_config(cfg: DictConfig) -> InputSpec:
@@ -139,11 +145,13 @@ def train(cfg: DictConfig) -> TrainResult:
     checkpoint = ModelCheckpoint(
         dirpath=ckpt_dir, filename="best", monitor=cb_cfg.monitor, mode=cb_cfg.mode, save_top_k=cb_cfg.save_top_k
     )
-    # A separate every-epoch checkpoint for resuming: Lightning's own save_last only refreshes
-    # when the monitored metric improves. Written after the epoch (validation included), so a
-    # resume starts the next epoch instead of repeating this one.
-    latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1, save_on_train_epoch_end=True)
-    callbacks = [checkpoint, latest, RunIdInCheckpoint(run_id), LearningRateMonitor(logging_interval="step")]
+    # The every-epoch checkpoint a killed run resumes from, with the random state and the
+    # MLflow points it covers (resume_checkpoint.py explains why each is needed).
+    latest = ResumeCheckpoint(ckpt_dir)
+    callbacks = [
+        checkpoint, latest, RunIdInCheckpoint(run_id), RandomStateInCheckpoint(),
+        LearningRateMonitor(logging_interval="step"),
+    ]
     if cfg.callbacks.get("channels_last", True):
         from reidfw.training.channels_last import ChannelsLast
 
@@ -152,12 +160,13 @@ def train(cfg: DictConfig) -> TrainResult:
         cfg.trainer,
         logger=mlf,
         callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],  # a kill while writing leaves the previous file whole
         default_root_dir=str(output_dir),
         enable_progress_bar=cfg.callbacks.progress_bar,
     )
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
 
-    last = latest.best_model_path  # monitor=None: its "best" is simply the newest
+    last = latest.last_model_path
     best = checkpoint.best_model_path or last
     exported = None
     if trainer.is_global_zero:
@@ -181,6 +190,8 @@ def train(cfg: DictConfig) -> TrainResult:
         best_score=float(score) if score is not None else None,
         monitor=cb_cfg.monitor,
         output_dir=str(output_dir),
+        metric_points_logged=mlf.points_sent,
+        experiment_id=str(mlf.experiment_id),
     )
     (output_dir / SUMMARY_FILE).write_text(json.dumps(asdict(result), indent=1))
     print(format_summary(result))
@@ -208,14 +219,21 @@ def export_best(checkpoint_path: str, out_dir: Path, run_id: str, formats: list[
     """Export the embedding network of a checkpoint as safetensors + JSON, plus ``formats`` (onnx, torchscript)."""
     from reidfw.checkpoints import export_embedding_model, load_embedding_model
 
+    from reidfw.evaluation.staging import StagedOutputs
+
     model, spec = load_embedding_model(checkpoint_path)
     spec = {**spec, "train_run_id": run_id}
-    out = export_embedding_model(model, spec, out_dir)
-    if formats:
-        from reidfw.checkpoints.onnx_export import export_deployment
+    # Written aside and moved into place: a kill mid-export leaves no half model folder to load.
+    staged = StagedOutputs(out_dir.parent)
+    try:
+        out = export_embedding_model(model, spec, staged.path(out_dir.name))
+        if formats:
+            from reidfw.checkpoints.onnx_export import export_deployment
 
-        export_deployment(model, spec, out, formats)
-    return out
+            export_deployment(model, spec, out, formats)
+        return staged.publish(out_dir.name)
+    finally:
+        staged.close()
 
 
 def _collapse_message(trainer: pl.Trainer, method: str) -> str | None:
@@ -243,10 +261,14 @@ def format_summary(r: TrainResult) -> str:
         f"  MLflow run      {r.run_id} (experiment '{r.experiment_name}', store {r.tracking_uri})",
         f"  evaluate it     python evaluate.py ckpt=runs:/{r.run_id}/model",
         f"  resume it       python train.py ckpt_path={r.last_checkpoint or r.best_checkpoint} <same overrides>",
-        "  compare runs    mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db",
-        "",
     ]
-    return "\n".join(lines)
+    base, serve = ui_base(r.tracking_uri)
+    if serve:
+        lines.append(f"  MLflow UI       {serve}   (then open the links below)")
+    if r.experiment_id:
+        lines += [f"  this run        {run_url(base, r.experiment_id, r.run_id)}",
+                  f"  compare runs    {runs_url(base, r.experiment_id)}"]
+    return "\n".join([*lines, ""])
 
 
 def _default_run_name(cfg: DictConfig) -> str:

@@ -35,11 +35,23 @@ class Pipeline:
         self.compose = A.Compose([*(before_fit or []), FitInside(spec.size), *after_fit], seed=self.seed)
         self._normalize = Normalizer(spec)
         self._worker_seed: int | None = None
+        self._keyed = False
+
+    def seed_sample(self, seed: int) -> None:
+        """Draw the next call's augmentation from ``(self.seed, seed)`` alone.
+
+        Training reseeds before every sample from (epoch, index) (``reidfw.data.datasets.epoch_keys``),
+        so a sample looks the same whichever worker or process renders it, resumed runs included.
+        """
+        self._keyed = True  # the per-worker reseed below would override the sample's seed
+        self.compose.set_random_seed(int(np.random.SeedSequence([self.seed, int(seed)]).generate_state(1)[0]))
 
     def _reseed_in_worker(self) -> None:
         # DataLoader workers are forked copies holding the *same* generator state, so
         # every worker would draw identical augmentations; reseed once per worker from
         # torch's per-worker seed (distinct per worker and per epoch, reproducible).
+        if self._keyed:
+            return
         info = torch.utils.data.get_worker_info()
         if info is not None and info.seed != self._worker_seed:
             self._worker_seed = info.seed
@@ -86,6 +98,12 @@ class TwoViews:
 
     def __call__(self, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         return self.view1(image), self.view2(image)
+
+    def seed_sample(self, seed: int) -> None:
+        """Reseed both views for the next image (see ``Pipeline.seed_sample``); they still differ."""
+        self.view1.seed_sample(seed)
+        if self.view2 is not self.view1:  # one shared pipeline draws view 2 after view 1
+            self.view2.seed_sample(seed + 1)
 
     @property
     def spec(self) -> InputSpec:

@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from reidfw.data.datasets.bad_images import check_on_bad_image
+from reidfw.data.datasets.epoch_keys import KeyedBatches, KeyedDataset, ShuffleSampler
 from reidfw.data.datasets.market import RetrievalSet
 from reidfw.data.datasets.sampler import PKSampler
 from reidfw.data.datasets.tracks import TrackDataset
@@ -93,6 +94,9 @@ class ReIDDataModule(pl.LightningDataModule):
         self.sampler_name, self.p, self.k = self._sampler_spec(dict(to_plain(sampler) or {}))
         self.train_set: TrackDataset | UnlabeledDataset | None = None
         self.val_set: RetrievalSet | None = None
+        # The epoch the next train loader starts at: 0, or the resumed checkpoint's next epoch.
+        self._start_epoch = 0
+        self._train_sampler: ShuffleSampler | KeyedBatches | None = None
 
     # ---- configuration checks -------------------------------------------------------------
     def _sampler_spec(self, spec: dict) -> tuple[str, int | None, int | None]:
@@ -160,26 +164,50 @@ class ReIDDataModule(pl.LightningDataModule):
         return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
 
     def train_dataloader(self) -> DataLoader:
+        """Batches fixed by (seed, epoch, index) alone: see ``reidfw.data.datasets.epoch_keys``."""
         if self.train_set is None:
             self.setup("fit")
+        keyed = KeyedDataset(self.train_set, self.seed)
+        # Only the workers' base seed comes from this generator (augmentation is keyed per sample);
+        # a private one keeps the global torch RNG, which the model draws from, untouched.
+        generator = torch.Generator().manual_seed(self.seed)
         if self.sampler_name == "pk":
             replicas, rank = self._rank()
             batches = PKSampler(self.train_set.labels, self.p, self.k, seed=self.seed, num_replicas=replicas, rank=rank)
-            return DataLoader(self.train_set, batch_sampler=batches, **self._loader_kwargs())
+            self._train_sampler = KeyedBatches(batches, epoch=self._start_epoch)
+            return DataLoader(keyed, batch_sampler=self._train_sampler, generator=generator, **self._loader_kwargs())
         if len(self.train_set) < self.batch_size:
             raise ValueError(
                 f"the training set has {len(self.train_set)} images, fewer than batch_size={self.batch_size}; "
                 f"with drop_last there would be no batch: lower batch_size"
             )
-        generator = torch.Generator().manual_seed(self.seed)
+        self._train_sampler = ShuffleSampler(len(self.train_set), self.seed, epoch=self._start_epoch)
         return DataLoader(
-            self.train_set,
+            keyed,
             batch_size=self.batch_size,
-            shuffle=True,
+            sampler=self._train_sampler,
             drop_last=True,  # a short last batch breaks MoCo's queue size and batch-hard mining
             generator=generator,
             **self._loader_kwargs(),
         )
+
+    # ---- resume state -----------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Saved in every checkpoint: the epoch a resumed loader starts at (the one after the
+        pass under way; checkpoints are written at the end of an epoch).
+
+        Lightning restores this before it first builds the train loader; its own epoch counter
+        comes back only later, after the first batch is already fetched.
+        """
+        sampler = self._train_sampler
+        if sampler is None or sampler.pass_epoch is None:
+            return {"train_epoch": self._start_epoch}
+        return {"train_epoch": sampler.pass_epoch + 1}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._start_epoch = int(state.get("train_epoch", 0))
+        if self._train_sampler is not None:
+            self._train_sampler.set_epoch(self._start_epoch)
 
     def val_dataloader(self):
         """The RetrievalSet loader (query then gallery, not shuffled); [] when no val set is configured."""

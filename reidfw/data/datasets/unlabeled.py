@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
@@ -60,6 +61,16 @@ class UnlabeledDataset(Dataset):
         self.others: list[list[int]] = [[] for _ in paths]  # per crop: the other crops of its person
         if positives == "moment":
             self.others = _moments(self.root, paths)
+        self._pick_seed: int | None = None
+
+    def seed_sample(self, seed: int) -> None:
+        """Pick the next item's other moment from ``seed`` (``reidfw.data.datasets.epoch_keys``: resumable)."""
+        self._pick_seed = int(seed)
+
+    def _pick(self, n: int) -> int:
+        if self._pick_seed is not None:
+            return int(np.random.default_rng(self._pick_seed).integers(n))
+        return int(torch.randint(n, ()))  # seeded per DataLoader worker and epoch, so runs repeat
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -68,8 +79,7 @@ class UnlabeledDataset(Dataset):
         image = read_image(self.paths[index])
         others = self.others[index]
         if others:
-            # torch's generator: seeded per DataLoader worker and epoch, so runs repeat
-            other = read_image(self.paths[others[int(torch.randint(len(others), ()))]])
+            other = read_image(self.paths[others[self._pick(len(others))]])
             if not (hasattr(self.transform, "view1") and hasattr(self.transform, "view2")):
                 raise TypeError("positives='moment' needs a TwoViews transform (its view1 / view2 pipelines)")
             return {"view1": self.transform.view1(image), "view2": self.transform.view2(other), "index": index}

@@ -30,7 +30,22 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int | None =
     # clean single-threaded server instead. (Workers import reidfw, which keeps OpenCV
     # single-threaded, so each is one core's worth of work.)
     methods = mp.get_all_start_methods()
-    ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+    method = "forkserver" if "forkserver" in methods else "spawn"
+    ctx = mp.get_context(method)
     chunk = max(1, len(items) // (workers * 8))
-    with ctx.Pool(processes=min(workers, len(items))) as pool:
-        return list(pool.imap(fn, items, chunksize=chunk))
+    # Children are told the parent's global start method. Inside a joblib worker (Hydra's joblib
+    # launcher) that is "loky", which a fresh child cannot find: each dies at start, the pool
+    # replaces it, and imap waits forever. Announce ours while the pool starts its workers.
+    inherited = mp.get_start_method(allow_none=True)
+    foreign = inherited is not None and inherited not in methods
+    if foreign:
+        mp.set_start_method(method, force=True)
+    try:
+        with ctx.Pool(processes=min(workers, len(items))) as pool:
+            if foreign:
+                mp.set_start_method(inherited, force=True)
+                foreign = False
+            return list(pool.imap(fn, items, chunksize=chunk))
+    finally:
+        if foreign:
+            mp.set_start_method(inherited, force=True)

@@ -41,7 +41,7 @@ def test_tracks_and_market_batches(tracks_root, market_root):
     assert torch.cat([b["pid"] for b in batches]).tolist()[:3] == [1, 2, 3]
 
     dm.setup("fit")  # Lightning calls it again: the sets are kept
-    assert dm.train_set is train.dataset
+    assert dm.train_set is train.dataset.dataset  # the loader reads it through KeyedDataset
 
 
 def test_pk_sampler_batches(tracks_root):
