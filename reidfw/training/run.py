@@ -202,6 +202,7 @@ def _log_data_distribution(mlf, run_id: str, train_root, output_dir: Path) -> No
     """The shape of a generated training set (distance, camera height, yaw; within an identity too),
     as a figure and numbers on the run, so two runs on different distributions compare in MLflow."""
     import json
+    import time
 
     from reidfw.synthetic.distribution import distribution_figure
 
@@ -210,9 +211,13 @@ def _log_data_distribution(mlf, run_id: str, train_root, output_dir: Path) -> No
         return
     mlf.experiment.log_artifact(run_id, str(fig), "data")
     mlf.experiment.log_artifact(run_id, str(fig.with_suffix(".json")), "data")
-    for name, numbers in json.loads(fig.with_suffix(".json").read_text()).items():
-        for k in ("mean", "within_identity_spread_mean"):
-            mlf.experiment.log_metric(run_id, f"data/{name}/{k}", numbers[k])
+    now = int(time.time() * 1000)
+    points = [(f"data/{name}/{k}", float(numbers[k]), 0, now)
+              for name, numbers in json.loads(fig.with_suffix(".json").read_text()).items()
+              for k in ("mean", "within_identity_spread_mean")]
+    # Through the logger, so they are counted with its points, and only those the run lacks: a
+    # resumed run does not log its training set's shape twice.
+    mlf.replay(points)
 
 
 def export_best(checkpoint_path: str, out_dir: Path, run_id: str, formats: list[str] | None = None) -> Path:
