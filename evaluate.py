@@ -8,8 +8,11 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from reidfw.cli import one_line_errors, run_main
+
 
 @hydra.main(config_path="conf", config_name="evaluate", version_base="1.3")
+@one_line_errors  # a user's mistake: one line "error: ...", exit code 2
 def main(cfg: DictConfig) -> None:
     from reidfw.evaluation.command import run_evaluation
 
@@ -19,4 +22,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "evaluate.py")  # an unknown key: one line too, not Hydra's report

@@ -6,8 +6,11 @@ Everything else lives in ``conf/`` and ``reidfw/training/run.py``.
 import hydra
 from omegaconf import DictConfig
 
+from reidfw.cli import one_line_errors, run_main
+
 
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
+@one_line_errors  # a user's mistake: one line "error: ...", exit code 2
 def main(cfg: DictConfig) -> float | None:
     from reidfw.training.run import train
 
@@ -16,4 +19,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "train.py")  # an unknown key: one line too, not Hydra's report

@@ -25,3 +25,11 @@ class SourceError(ReidfwError):
         if fix:
             message += f" Fix: {fix}"
         super().__init__(message)
+
+
+class ConfigValueError(SourceError, ValueError):
+    """A config value out of range: ``<key>=<value>: expected ..., but found ... Fix: ...``."""
+
+
+class DataFormatError(SourceError, ValueError):
+    """A data file or folder (tracks.csv, a Market-1501 folder) not in its documented format."""

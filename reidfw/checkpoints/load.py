@@ -169,7 +169,7 @@ def _safe_torch_load(path: Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         detail = _weights_only_detail(str(e))
-        if "Unsupported global" in detail:
+        if "unsupported global" in detail.lower():  # torch's "Unsupported global: ..." / "unsupported GLOBAL ..."
             found = (
                 f"a pickle that would construct arbitrary objects, which reidfw refuses to unpickle ({detail})"
             )
@@ -198,6 +198,9 @@ def _weights_only_detail(message: str) -> str:
         if "WeightsUnpickler error:" in line:
             rest = line.split("WeightsUnpickler error:", 1)[1].strip() or (lines[i + 1] if i + 1 < len(lines) else "")
             return rest.split(" Please use")[0][:200]
+    for line in lines:  # a blocked module (os, subprocess, ...): "Trying to load unsupported GLOBAL posix.system ..."
+        if "unsupported global" in line.lower():
+            return line[:200]
     return lines[0][:200] if lines else "unreadable"
 
 

@@ -74,8 +74,22 @@ def load_state_dict_checked(
     problem = describe_differences(model, state_dict, file_entries)
     if problem is not None:
         raise CheckpointError(source, expected, problem, fix)
+    bad = non_finite(state_dict)
+    if bad:
+        raise CheckpointError(
+            source, expected + " with finite values",
+            f"NaN or infinite values in {len(bad)} of {len(state_dict)} tensors ({_first(bad)})",
+            "the training diverged before this was saved: take an earlier checkpoint, or re-train with a lower "
+            "learning rate (optimizer.lr=...)",
+        )
     model.load_state_dict(state_dict, strict=True)
     return model
+
+
+def non_finite(state_dict: Mapping[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors holding a NaN or an infinity."""
+    return [k for k, v in state_dict.items()
+            if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
 
 
 def first_keys(obj: Mapping, n: int = 5) -> str:

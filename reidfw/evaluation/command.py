@@ -11,7 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from reidfw.errors import ReidfwError
+
 SYNTHETIC = "synthetic"
+
+
+class DataRootError(ReidfwError, FileNotFoundError):
+    """study= / market= names a folder that is not there."""
 
 
 def resolve_data_root(value: Any, kind: str, cache_dir: str, settings: dict) -> Path | None:
@@ -24,7 +30,7 @@ def resolve_data_root(value: Any, kind: str, cache_dir: str, settings: dict) -> 
         return Path(ensure_dataset(kind, settings, cache_dir))
     p = Path(str(value)).expanduser()
     if not p.exists():
-        raise FileNotFoundError(
+        raise DataRootError(
             f"{kind}={value}: no such folder. Pass an existing {kind} root, {kind}={SYNTHETIC} for the generated "
             f"demo set, or {kind}=null to skip it."
         )

@@ -93,7 +93,12 @@ class CropDataset(Dataset):
                 return x
             return x, to_chw_tensor(prepare(image, self.orientation_spec, it.box, mask))
         except ValueError as e:
-            raise ValueError(f"{it.path}: {e}") from None
+            from reidfw.data.formats.study_manifest import ManifestError  # one-argument: survives a worker
+
+            raise ManifestError(
+                f"{it.path}: {e}. Fix: correct its 'box' (x, y, w, h in this image's pixels) or 'mask' in the study "
+                f"manifest, or remove them to use the whole image"
+            ) from None
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

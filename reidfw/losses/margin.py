@@ -151,5 +151,13 @@ def margin_head(
         raise ValueError(f"kind={kind!r} sets its margin from `margin`; pass m1/m2/m3 only with kind='combined'.")
     if margin is None:
         raise ValueError(f"kind={kind!r} needs margin= (ArcFace's recipe uses 0.5; see conf/loss/{kind}.yaml).")
+    lowest = 1.0 if PRESETS[kind] == "m1" else 0.0  # SphereFace multiplies the angle: 1 is no margin
+    if not float(margin) >= lowest:
+        from reidfw.errors import ConfigValueError
+
+        raise ConfigValueError(
+            f"margin={margin}", f"the {kind} margin >= {lowest:g} ({lowest:g} = no margin)", f"{margin}",
+            f"set margin= to a value >= {lowest:g} (the recipe's: conf/loss/{kind}.yaml)",
+        )
     margins = {"m1": 1.0, "m2": 0.0, "m3": 0.0, PRESETS[kind]: float(margin)}
     return CombinedMarginHead(embed_dim, num_classes, s=s, easy_margin=easy_margin, **margins)

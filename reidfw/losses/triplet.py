@@ -71,7 +71,12 @@ class BatchHardTripletLoss(nn.Module):
     def __init__(self, margin: float | None, soft_margin: bool = False, normalize: bool = False):
         super().__init__()
         if not soft_margin and (margin is None or margin < 0):
-            raise ValueError(f"the hard-margin triplet loss needs margin >= 0, got {margin} (the recipe: conf/loss/triplet.yaml).")
+            from reidfw.errors import ConfigValueError
+
+            raise ConfigValueError(
+                f"margin={margin}", "a triplet margin >= 0", f"{margin}",
+                "set margin= to a value >= 0 (the recipe's 0.3: conf/loss/triplet.yaml), or loss.soft_margin=true",
+            )
         self.margin = None if margin is None else float(margin)
         self.soft_margin, self.normalize = bool(soft_margin), bool(normalize)
 

@@ -35,6 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from reidfw.errors import ConfigValueError
 from reidfw.losses.infonce import MoCoQueue, info_nce
 from reidfw.methods import distributed as D
 from reidfw.methods.base import ReIDMethod
@@ -97,8 +98,11 @@ class MoCoMethod(ReIDMethod):
     def complete_hparams(self, hp: dict[str, Any]) -> dict[str, Any]:
         if not 0.0 <= hp["momentum"] < 1.0:
             raise ValueError(f"momentum must lie in [0, 1), got {hp['momentum']} (the recipe: conf/loss/moco.yaml).")
-        if hp["temperature"] <= 0:
-            raise ValueError(f"temperature must be > 0, got {hp['temperature']} (the recipe: conf/loss/moco.yaml).")
+        if not hp["temperature"] > 0:
+            raise ConfigValueError(
+                f"loss.temperature={hp['temperature']}", "an InfoNCE temperature tau > 0 (MoCo v2: 0.07)",
+                f"{hp['temperature']}", "set loss.temperature= to a positive value (the recipe: conf/loss/moco.yaml)",
+            )
         if hp["queue_size"] < 1 or hp["proj_dim"] < 1 or hp["proj_hidden"] < 1:
             raise ValueError("queue_size, proj_dim and proj_hidden must be positive integers.")
         if hp["split_bn_groups"] < 1:

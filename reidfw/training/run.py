@@ -16,10 +16,12 @@ from pathlib import Path
 import hydra
 import mlflow
 import pytorch_lightning as pl
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 
 from reidfw.config_values import to_plain
+from reidfw.errors import ReidfwError
 from reidfw.mlflow_logging.lightning import RunIdInCheckpoint, flatten_config, make_mlflow_logger
 from reidfw.model_input import InputSpec, resolve_input_spec
 from reidfw.models import default_input_spec
@@ -83,8 +85,13 @@ def build_datamodule(cfg: DictConfig, input_spec: InputSpec):
         from reidfw.orientation.synthetic import resolve_orientation_model
 
         extra["canonicalize"] = resolve_orientation_model(cfg.orientation_model, cfg.cache_dir, to_plain(cfg.synthetic))
-    return hydra.utils.instantiate({**data, **roots}, input_spec=input_spec.to_dict(), seed=cfg.seed, _recursive_=False,
-                                   **extra)
+    try:
+        return hydra.utils.instantiate({**data, **roots}, input_spec=input_spec.to_dict(), seed=cfg.seed,
+                                       _recursive_=False, **extra)
+    except InstantiationException as e:
+        if isinstance(e.__cause__, ReidfwError):  # a data setting out of range: its own message, not Hydra's wrapper
+            raise e.__cause__ from None
+        raise
 
 
 def build_method_from_config(cfg: DictConfig, input_spec: InputSpec, num_classes: int | None):

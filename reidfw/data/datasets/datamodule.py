@@ -28,6 +28,7 @@ from reidfw.data.datasets.sampler import PKSampler
 from reidfw.data.datasets.tracks import TrackDataset
 from reidfw.data.datasets.unlabeled import UnlabeledDataset
 from reidfw.config_values import to_plain
+from reidfw.errors import ConfigValueError
 from reidfw.data.augment import build_transform
 from reidfw.model_input import InputSpec
 
@@ -81,6 +82,11 @@ class ReIDDataModule(pl.LightningDataModule):
             input_spec = InputSpec()
         self.input_spec = input_spec if isinstance(input_spec, InputSpec) else InputSpec.from_dict(to_plain(input_spec))
         self.transform_options = dict(to_plain(transform) or {})
+        if not int(batch_size) >= 1:
+            raise ConfigValueError(
+                f"data.batch_size={batch_size}", "at least one image per batch", f"{batch_size}",
+                "set data.batch_size= to a positive number (the recipes: conf/data/)",
+            )
         self.batch_size = int(batch_size)
         self.val_batch_size = int(val_batch_size or batch_size)
         self.num_workers = int(num_workers)

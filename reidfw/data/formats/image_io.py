@@ -7,13 +7,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import io
+
 import cv2
 import numpy as np
 
+from reidfw.errors import ReidfwError
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+# Larger images are refused before decoding: a person crop or a camera frame is far smaller, and a
+# file that claims more (a "decompression bomb": a few KB that unpack to gigabytes) must not be
+# allocated. 8K video frames (33 Mpx) pass.
+MAX_IMAGE_PIXELS = 64_000_000
 
 
-class ImageReadError(RuntimeError):
+class ImageReadError(ReidfwError, RuntimeError):
     """A crop could not be read; the message names the path and what to do."""
 
 
@@ -26,6 +34,8 @@ def read_image(path: str | Path) -> np.ndarray:
             f"(data.root=...) or regenerate the synthetic set (delete its cache folder)."
         )
     data = np.fromfile(str(path), dtype=np.uint8)
+    _check_pixel_count(path, data)
+    # IMREAD_COLOR: grayscale is expanded to 3 channels, alpha dropped, 16 bits scaled to 8, CMYK converted.
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if img is None:
         raise ImageReadError(
@@ -33,6 +43,33 @@ def read_image(path: str | Path) -> np.ndarray:
             f"or not an image. Replace or delete it and re-run."
         )
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _check_pixel_count(path: Path, data: np.ndarray) -> None:
+    """Refuse an image whose header claims more than MAX_IMAGE_PIXELS, reading the header only."""
+    import re
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data.tobytes())) as im:
+                width, height = im.size
+        pixels, size = width * height, f"{width}x{height} pixels"
+    except Image.DecompressionBombError as e:  # above PIL's own limit: its message gives the count
+        m = re.search(r"\((\d+) pixels\)", str(e))
+        pixels = int(m.group(1)) if m else MAX_IMAGE_PIXELS + 1
+        size = f"{pixels} pixels"
+    except Exception:  # noqa: BLE001 -- not an image PIL knows: cv2 decides (and names the file) below
+        return
+    if pixels > MAX_IMAGE_PIXELS:
+        raise ImageReadError(
+            f"image {path} claims {size} ({pixels / 1e6:.0f} Mpx), above reidfw's limit of "
+            f"{MAX_IMAGE_PIXELS / 1e6:.0f} Mpx (a decompression bomb or an uncropped photo); it was not decoded. "
+            f"Crop or downscale it, or delete it and re-run."
+        )
 
 
 def read_mask(path: str | Path) -> np.ndarray:

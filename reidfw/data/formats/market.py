@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reidfw.data.formats.image_io import list_images
+from reidfw.errors import DataFormatError
 
 SPLITS = {"train": "bounding_box_train", "gallery": "bounding_box_test", "query": "query"}
 _NAME = re.compile(r"^(-?\d+)_c(\d+)s(\d+)_(\d+)_(\d+)")
@@ -48,6 +49,12 @@ def read_market_split(root: str | Path, split: str) -> list[MarketImage]:
         )
     out = []
     for p in list_images(folder):
-        pid, cam = parse_market_name(p.name)
+        try:
+            pid, cam = parse_market_name(p.name)
+        except ValueError:
+            raise DataFormatError(
+                p, "a Market-1501 file name <pid>_c<cam>s<seq>_<frame>_<n>.jpg (e.g. 0002_c1s1_000451_03.jpg)",
+                repr(p.name), f"rename it, or move it out of {folder}",
+            ) from None
         out.append(MarketImage(p, pid, cam))
     return out

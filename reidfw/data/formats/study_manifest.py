@@ -35,6 +35,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reidfw.errors import ReidfwError
+
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "reidfw-study/1"
 
@@ -81,7 +83,7 @@ class StudyManifest:
         raise KeyError(f"study {self.name!r} has no factor {name!r}; it has {[f.name for f in self.factors]}")
 
 
-class ManifestError(ValueError):
+class ManifestError(ReidfwError, ValueError):
     """The manifest is malformed; the message says where and how to fix it."""
 
 
@@ -135,10 +137,15 @@ def read_manifest(root_or_file: str | Path, check_files: bool = True) -> StudyMa
     try:
         doc = json.loads(file.read_text())
     except json.JSONDecodeError as e:
-        raise ManifestError(f"{file} is not valid JSON: {e}") from e
+        raise ManifestError(
+            f"{file} is not valid JSON: {e}. Fix: repair it (a half-written copy?) or write it again"
+        ) from e
     root = file.parent
     if doc.get("format") != MANIFEST_FORMAT:
-        raise ManifestError(f"{file}: 'format' is {doc.get('format')!r}, expected {MANIFEST_FORMAT!r}")
+        raise ManifestError(
+            f"{file}: 'format' is {doc.get('format')!r}, expected {MANIFEST_FORMAT!r}. Fix: write the manifest in "
+            f"this format (README, section 'Study manifest') and set \"format\": \"{MANIFEST_FORMAT}\""
+        )
     factors = []
     for fi, fd in enumerate(doc.get("factors") or []):
         where = f"{file}: factors[{fi}]"
@@ -149,7 +156,10 @@ def read_manifest(root_or_file: str | Path, check_files: bool = True) -> StudyMa
         for ci, cd in enumerate(fd["conditions"]):
             cw = f"{where}.conditions[{ci}]"
             if "id" not in cd or not cd.get("images"):
-                raise ManifestError(f"{cw} needs an 'id' and a non-empty 'images' list")
+                raise ManifestError(
+                    f"{cw} needs an 'id' and a non-empty 'images' list (found {len(cd.get('images') or [])} images). "
+                    f"Fix: add the condition's photos, or remove the condition"
+                )
             imgs = [_read_image(root, idd, f"{cw}.images[{ii}]", check_files) for ii, idd in enumerate(cd["images"])]
             imps = [_read_image(root, idd, f"{cw}.impostors[{ii}]", check_files) for ii, idd in enumerate(cd.get("impostors") or [])]
             if any(i.identity is None for i in imps):
@@ -157,7 +167,10 @@ def read_manifest(root_or_file: str | Path, check_files: bool = True) -> StudyMa
             conds.append(StudyCondition(id=str(cd["id"]), label=str(cd.get("label", cd["id"])), images=imgs, impostors=imps))
         ids = [c.id for c in conds]
         if len(set(ids)) != len(ids):
-            raise ManifestError(f"{where}: condition ids repeat: {ids}")
+            raise ManifestError(
+                f"{where}: condition ids repeat: {sorted({i for i in ids if ids.count(i) > 1})} in {ids}. "
+                f"Fix: give every condition of a factor its own 'id'"
+            )
         if fd["standard"] not in ids:
             raise ManifestError(f"{where}: standard {fd['standard']!r} is not one of its conditions {ids}")
         factors.append(StudyFactor(name=fd["name"], title=fd.get("title", fd["name"]), standard=fd["standard"], conditions=conds))
@@ -171,7 +184,7 @@ def _read_image(root: Path, d: dict, where: str, check_files: bool) -> StudyImag
         raise ManifestError(f"{where}: an image needs a 'path' (relative to {root})")
     ip = root / d["path"]
     if check_files and not ip.is_file():
-        raise ManifestError(f"{where}: file not found: {ip}")
+        raise ManifestError(f"{where}: file not found: {ip}. Fix: restore the file, or remove its entry from the manifest")
     box = d.get("box")
     if box is not None and (len(box) != 4 or box[2] <= 0 or box[3] <= 0):
         raise ManifestError(f"{where}: box must be [x, y, w, h] with w, h > 0, got {box}")

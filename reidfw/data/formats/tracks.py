@@ -14,6 +14,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from reidfw.errors import DataFormatError
+
 TRACKS_TABLE = "tracks.csv"
 TRACKS_COLUMNS = ("track_id", "frame", "camera", "x", "y", "w", "h", "path")
 
@@ -51,17 +53,28 @@ def read_tracks(root: str | Path) -> list[TrackCrop]:
         reader = csv.DictReader(f)
         missing = [c for c in TRACKS_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            raise ValueError(f"{table} lacks columns {missing}; expected {','.join(TRACKS_COLUMNS)}")
-        crops = [
-            TrackCrop(
-                path=root / r["path"],
-                track_id=r["track_id"],
-                frame=int(r["frame"]),
-                camera=r["camera"],
-                bbox=(float(r["x"]), float(r["y"]), float(r["w"]), float(r["h"])),
+            raise DataFormatError(
+                table, f"the columns {','.join(TRACKS_COLUMNS)}", f"a header without {','.join(missing)} "
+                f"(header: {','.join(reader.fieldnames or []) or 'none'})",
+                "add the missing columns (track.py writes this table; see reidfw/data/formats/tracks.py)",
             )
-            for r in reader
-        ]
+        crops = [_crop(root, table, reader.line_num, r) for r in reader]
     if not crops:
-        raise ValueError(f"{table} has no rows")
+        raise DataFormatError(table, "one row per crop", "no rows", "write the crops' rows, or point data.train_root elsewhere")
     return crops
+
+
+def _crop(root: Path, table: Path, line: int, r: dict) -> TrackCrop:
+    try:
+        frame, bbox = int(r["frame"]), (float(r["x"]), float(r["y"]), float(r["w"]), float(r["h"]))
+    except (TypeError, ValueError):
+        raise DataFormatError(
+            f"{table} line {line}", "an integer frame and numbers x,y,w,h",
+            f"frame={r['frame']!r} x,y,w,h={r['x']!r},{r['y']!r},{r['w']!r},{r['h']!r}", "correct or delete the row",
+        ) from None
+    if not (bbox[2] > 0 and bbox[3] > 0) or any(v != v for v in bbox):
+        raise DataFormatError(
+            f"{table} line {line}", "a person box x,y,w,h with w > 0 and h > 0 (pixels in the camera frame)",
+            f"w={bbox[2]:g}, h={bbox[3]:g}", "correct the box or delete the row (and its crop)",
+        )
+    return TrackCrop(path=root / r["path"], track_id=r["track_id"], frame=frame, camera=r["camera"], bbox=bbox)
