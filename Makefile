@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 # Debian packages the PostgreSQL-server and browser tests use (they skip, naming this target, without them).
 system-deps:
-	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y postgresql chromium chromium-driver
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql chromium chromium-driver
 
 demo: install
 	$(BIN)/python -m reidfw.demo

@@ -103,17 +103,28 @@ def export_onnx(model: nn.Module, spec: Mapping[str, Any], path: str | Path) -> 
 
 
 class _quiet_exporter:
-    """torch.onnx prints its progress with print(); keep the training summary readable."""
+    """torch.onnx prints its progress with print(), and onnxscript / onnx_ir log every optimisation pass
+    at INFO (which Hydra's logging shows): keep the training summary readable."""
+
+    _LOGGERS = ("onnxscript", "onnx_ir", "torch.onnx")
 
     def __enter__(self):
         import contextlib
         import io
+        import logging
 
+        self._levels = {n: logging.getLogger(n).level for n in self._LOGGERS}
+        for n in self._LOGGERS:
+            logging.getLogger(n).setLevel(logging.WARNING)
         self._redirect = contextlib.redirect_stdout(io.StringIO())
         self._redirect.__enter__()
         return self
 
     def __exit__(self, *exc):
+        import logging
+
+        for n, level in self._levels.items():
+            logging.getLogger(n).setLevel(level)
         return self._redirect.__exit__(*exc)
 
 

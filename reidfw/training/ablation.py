@@ -24,8 +24,16 @@ from omegaconf import DictConfig
 log = logging.getLogger(__name__)
 
 
+def _metric_name(label: str) -> str:
+    """A variant label as an MLflow metric-name part (letters, digits, _ - . / only)."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label.lstrip("+~")).strip("_")[:200]
+
+
 def _variant_label(overrides: list[str], swept: list[str]) -> str:
-    picked = [o for o in overrides if o.split("=", 1)[0].lstrip("+") in swept]
+    swept = {k.lstrip("+~") for k in swept}
+    picked = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") in swept]
     return " ".join(picked) or " ".join(overrides) or "default"
 
 
@@ -41,6 +49,10 @@ class AblationReport(Callback):
         self.factor, self.expect, self.study, self.title = factor, expect, study, title or f"ablation: {factor}"
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
+        # After the jobs Hydra no longer holds a config, and ${hydra:...} (cache_dir's default) needs one.
+        HydraConfig.instance().set_config(config)
         sweep_dir = Path(config.hydra.sweep.dir)
         summaries = sorted(sweep_dir.glob("*/train_summary.json"))
         if len(summaries) < 2:
@@ -132,7 +144,7 @@ def _log_parent(report: dict, results, out_dir: Path) -> None:
     for label, per_factor in report["robustness"].items():
         for f, (v, lo, hi) in per_factor.items():
             if math.isfinite(v):
-                client.log_metric(pid, f"robustness/{f}/{label.replace('=', '_').replace(' ', '_')[:200]}", v)
+                client.log_metric(pid, f"robustness/{f}/{_metric_name(label)}", v)
     if report["difference"] is not None:
         client.log_metric(pid, f"difference/{report['factor']}", report["difference"]["value"])
     client.log_artifact(pid, str(chart))

@@ -164,8 +164,14 @@ def test_sweep_compare_and_heatmap_in_chromium(tmp_path):
 
         # 3. evaluate.py's compare link: the study metrics of both models side by side.
         page.open_link(local(eval_compare))
-        # The metrics table shows its first rows (it scrolls on its own): retrieval/*, then study/*.
-        study_rows = page.wait_for(lambda: re.findall(r"^study/\S+$", page.text(), flags=re.M), "the study metrics")
+        # The metrics table shows its first rows (collapse/*, retrieval/*); the study's come further down.
+        def study_rows():
+            # rows below the first screen are rendered as the table scrolls: scroll it a step per look
+            driver.execute_script("document.querySelectorAll('*').forEach(e => {"
+                                  " if (e.scrollHeight > e.clientHeight + 10) e.scrollTop += 300; })")
+            return re.findall(r"^study(?:_z)?/\S+$", page.text(), flags=re.M)
+
+        study_rows = page.wait_for(study_rows, "the study metrics")
         assert "Comparing 2 Runs" in page.text() and "retrieval/mAP" in page.text(), page.text()[-2000:]
         print(f"evaluation compare view shows {study_rows[:3]} ...")
         page.close_assistant()

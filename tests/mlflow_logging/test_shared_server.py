@@ -72,7 +72,8 @@ def test_train_and_evaluate_into_the_server(shared_server, tmp_path, monkeypatch
     assert train_run.info.status == "FINISHED" and train_run.data.params["margin"] == "0.5"
     steps = [m.step for m in client.get_metric_history(run_id, "train/loss_step")]
     assert steps == list(range(12))
-    assert {a.path for a in client.list_artifacts(run_id, "model")} == {"model/model.json", "model/model.safetensors"}
+    assert {a.path for a in client.list_artifacts(run_id, "model")} == {
+        "model/model.json", "model/model.safetensors", "model/model.onnx", "model/model.torchscript.pt"}
     exp = client.get_experiment_by_name("shared-server")
     (eval_run,) = client.search_runs([exp.experiment_id], filter_string=f"tags.`reidfw.train_run_id` = '{run_id}'")
     assert eval_run.data.tags["mlflow.parentRunId"] == run_id
