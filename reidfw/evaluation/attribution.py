@@ -125,6 +125,15 @@ class PairAttribution:
 # --------------------------------------------------------------------------- affine heads
 
 
+def not_explainable(model: nn.Module) -> str | None:
+    """Why a model's similarities cannot be attributed to image regions (None when they can): a model
+    with no trainable parameters -- the colour-histogram baseline, an ONNX export run by onnxruntime --
+    has neither a feature map to decompose nor gradients to follow."""
+    if not any(p.requires_grad for p in model.parameters()):
+        return f"{type(model).__name__} has no differentiable parameters (a fixed baseline or an exported graph)"
+    return None
+
+
 def attribution_method(model: nn.Module) -> str:
     """The method a model gets by its structure (a GAP head is confirmed numerically per pair)."""
     from reidfw.models.iresnet import IResNet

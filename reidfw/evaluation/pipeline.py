@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import time
 from pathlib import Path
@@ -42,6 +43,8 @@ from reidfw.evaluation.verification import gallery_pairs, plot_pr, plot_roc, que
 
 # The retrieval numbers that become MLflow metrics (retrieval/<key>).
 RETRIEVAL_KEYS = ("mAP", "rank1", "rank5", "rank10", "mINP", "skipped_queries")
+
+log = logging.getLogger(__name__)
 
 
 def model_display_name(spec: dict, fallback: str = "model") -> str:
@@ -182,7 +185,15 @@ def evaluate_model(
                 results["figures"] += comp["figures"]
                 results["files"] += comp["files"]
             results["timing"]["canonicalisation_s"] = time.perf_counter() - t0
+        skip = None
         if attribution:
+            from reidfw.evaluation.attribution import not_explainable
+
+            skip = not_explainable(embedder.model)
+            if skip:
+                log.info("attribution skipped for %s: %s", name, skip)
+                results["attribution"] = {"method": None, "figures": [], "skipped": skip}
+        if attribution and not skip:
             from reidfw.evaluation.attribution_study import study_attribution
 
             t0 = time.perf_counter()

@@ -151,3 +151,14 @@ def test_other_models_get_a_labelled_approximation():
     # no feature map at all: gradient x input, pooled into 8x8-pixel cells
     pix = explain_pair(NoMap().eval(), x_a, x_b)
     assert pix.method == GRADIENT and pix.map_a.shape == (4, 2) and pix.details["gradient_on"].startswith("input")
+
+
+def test_models_without_gradients_are_not_explained_but_named():
+    """The colour-histogram baseline (and an ONNX graph) has no feature map and no gradient: evaluate.py
+    skips its Fig 12 with the reason instead of failing."""
+    from reidfw.checkpoints import load_embedding_model
+    from reidfw.evaluation.attribution import not_explainable
+
+    histogram, _ = load_embedding_model("colour_histogram")
+    assert "no differentiable parameters" in not_explainable(histogram)
+    assert not_explainable(torch.nn.Conv2d(3, 4, 3)) is None
