@@ -42,7 +42,10 @@ def _draw(ax, cells: np.ndarray, labels: list[str], title: str, vmin: float, vma
     cmap = plt.get_cmap(CMAP).with_extremes(bad=NAN_COLOR)
     im = ax.imshow(np.ma.masked_invalid(cells), cmap=cmap, vmin=vmin, vmax=vmax)
     K = len(labels)
-    ax.set_xticks(range(K), labels=labels, rotation=45 if K > 4 else 0, ha="right" if K > 4 else "center")
+    # Rotate when the labels would collide: many conditions, or long names ("white top 1, no helmet").
+    crowded = K > 4 or sum(len(str(label)) for label in labels) > 6 * K
+    ax.set_xticks(range(K), labels=labels, rotation=45 if crowded else 0, ha="right" if crowded else "center",
+                  rotation_mode="anchor" if crowded else "default")
     ax.set_yticks(range(K), labels=labels)
     mid = (vmin + vmax) / 2
     fontsize = 9 if K <= 8 else 7

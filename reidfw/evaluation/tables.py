@@ -128,7 +128,7 @@ def comparison_table(results: Sequence[dict]) -> str:
     head = f"  {'':<{w}} " + " ".join(f"{n:>{cw}}" for n in names)
     if calibrated:
         head += "   " + " ".join(f"{n:>{dw}}" for n in diff_names)
-    lines = ["== comparison ==" + (" (calibrated rows: impostor z, [95 % interval]; ≈ = difference not resolved)"
+    lines = ["== comparison ==" + (" (calibrated rows: strangers beaten when the factor changes, [95 % interval]; ≈ = difference not resolved)"
                                     if calibrated else ""), head]
     for i, (label, cells, diffs) in enumerate(rows):
         line = f"  {label:<{w}} " + " ".join(f"{c:>{cw}}" for c in cells)

@@ -20,7 +20,7 @@ def test_models_side_by_side_calibrated_then_raw(tmp_path, make_net, make_spec, 
     b = _evaluate(tmp_path, make_net(dim=5), "MoCo", make_spec(), study_root, market_root)
     text = comparison_table([a, b])
     lines = text.splitlines()
-    assert "impostor z" in lines[0] and lines[1].split()[:2] == ["ArcFace", "MoCo"] and "MoCo - ArcFace" in lines[1]
+    assert "strangers beaten" in lines[0] and lines[1].split()[:2] == ["ArcFace", "MoCo"] and "MoCo - ArcFace" in lines[1]
     row = next(line for line in lines if line.strip().startswith("robustness size"))
     # value [low, high] for each model, then the paired difference (marked ≈ when its interval holds 0)
     assert row.count("[") == 3
