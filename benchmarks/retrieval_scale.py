@@ -393,6 +393,7 @@ def bench_scale(args, scale: str) -> list[tuple[str, dict]]:
             workers += ["rerank"] + (["rerank_dense"] if args.torchreid_src else [])
         if torch.cuda.is_available():
             workers += ["gemm_gpu", "reidfw_gpu"]
+        workers = [w for w in workers if w not in (args.skip or [])]
         for w in workers:
             need = TORCHREID_GB[scale] if w.startswith("torchreid") else DENSE_RERANK_GB if w == "rerank_dense" else 0
             avail = _available_gb()
@@ -496,6 +497,8 @@ def main() -> None:
     ap.add_argument("--small-budget-gb", type=float, default=0.25, help="the smaller memory budget reidfw must obey")
     ap.add_argument("--torchreid-src", default=os.environ.get("TORCHREID_SRC"), help="folder holding torchreid/metrics (see above)")
     ap.add_argument("--no-rerank", action="store_true", help="skip the re-ranking rows")
+    ap.add_argument("--skip", nargs="+", default=[], metavar="EVALUATOR",
+                    help="evaluators to leave out, e.g. torchreid_py (its Python loop takes ~15 min at MSMT17 scale)")
     ap.add_argument("--million", action="store_true", help="run only the million-image gallery part")
     ap.add_argument("--ann", nargs="+", default=["IVF1024,PQ64", "IVF1024,PQ64,RFlat"], help="approximate faiss index factories")
     ap.add_argument("--nprobe", type=int, default=32)
