@@ -10,7 +10,7 @@ gallery_index.py faiss indexes (exact or approximate) for galleries searched top
 verification.py  ROC / precision-recall, TAR@FAR, precision@recall
 pipeline.py      one model through all of it (files under out_dir), and a comparison of several
 command.py       what ``python evaluate.py`` does (its MLflow run: reidfw.mlflow_logging.evaluation_run)
-attribution.py   one pair's cosine split over its feature-map cells (exact: GAP, FC head; else approximate)
+attribution.py   one pair's cosine split over its feature-map cells (exact: GAP, GAP + BN neck, FC head; else approximate)
 attribution_figure.py, attribution_study.py   the paper's Fig 12: a pair's maps; every factor of a study
 orientation_study.py   the orientation factors with and without canonicalisation, side by side
 pair_verdict.py  one cosine against the model's impostor pairs and a FAR threshold (``reidfw.compare``)

@@ -53,9 +53,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-GAP, FC_HEAD, GRADIENT = "gap", "fc-head", "gradient"
+GAP, GAP_BN, FC_HEAD, GRADIENT = "gap", "gap-bn", "fc-head", "gradient"
 METHOD_TITLES = {
     GAP: "exact (GAP: cell-pair decomposition)",
+    GAP_BN: "exact (GAP + BN neck: cells centred on the training mean)",
     FC_HEAD: "exact (FC head: cells + head bias)",
     GRADIENT: "APPROXIMATE (gradient x activation)",
 }
@@ -104,6 +105,9 @@ class PairAttribution:
         """One line: how the cosine splits."""
         if self.method == GAP:
             return f"cosine {self.cosine:.3f} = the sum of its cell pairs; exact (GAP head, no bias term)"
+        if self.method == GAP_BN:
+            return (f"cosine {self.cosine:.3f} = the sum of its cell pairs, each cell centred on the training set's "
+                    "mean; exact (GAP + BN neck)")
         if self.method == FC_HEAD:
             cells = float(self.pairs.sum())
             cross = float(self.cells_bias_a.sum() + self.cells_bias_b.sum())
@@ -141,8 +145,19 @@ def attribution_method(model: nn.Module) -> str:
     if isinstance(model, IResNet):
         return FC_HEAD
     if hasattr(model, "forward_features") and hasattr(model, "forward_head"):
-        return GAP
+        return GAP_BN if isinstance(getattr(model, "neck", None), nn.modules.batchnorm._BatchNorm) else GAP
     return GRADIENT
+
+
+def _neck_affine(neck: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """A BN neck in eval mode as a per-channel affine map ``e = s * pooled + t`` (float64)."""
+    s = 1.0 / torch.sqrt(neck.running_var.double() + neck.eps)
+    if neck.weight is not None:
+        s = s * neck.weight.double()
+    t = -neck.running_mean.double() * s
+    if neck.bias is not None:
+        t = t + neck.bias.double()
+    return s, t
 
 
 def _fc_head_cells(model: nn.Module, fmap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -204,6 +219,12 @@ def image_cells(model: nn.Module, x: torch.Tensor, batch_size: int = 16) -> list
                     raise ValueError(f"head output has {e.shape[1]} dims, the map {C} channels: not global average pooling")
                 U = fmap.double().flatten(2).transpose(1, 2) / (h * w)
                 beta = torch.zeros(C, dtype=torch.float64, device=fmap.device)
+                if method == GAP_BN:
+                    # e = s * mean_p f_p + t = sum_p (s * f_p + t) / hw: each cell carries an equal share of
+                    # the neck's shift, i.e. its feature centred on the training set's mean. A separate bias
+                    # term would be exact too, but large and cancelling (cells x bias ~ -2 x bias x bias).
+                    s_neck, t_neck = _neck_affine(model.neck)
+                    U = (U * s_neck + t_neck / (h * w)).contiguous()
             rebuilt = U.sum(1) + beta
             scale = float(e.double().norm(dim=1).max()) or 1.0
             err = float((rebuilt - e.double()).abs().max()) / scale

@@ -9,7 +9,16 @@ Re-ID changes two things (Table 1, MoCo column):
   map is 24x8 instead of 12x4 -- plain strides, no dilation, as fast-reid/LUPerson do;
 - the embedding is global average pooling of that map (2048-d for ResNet50); no classifier.
 
-Importing this module registers ``reid_resnet18/34/50/101`` with timm.
+``neck="bn"`` adds fast-reid's BNNeck as the embedding: a BatchNorm1d (no affine) after the
+pooling. A pooled ReLU map is non-negative, so two strangers already share most of their
+direction (cosine 0.6-0.9 even when the ranking is right); the BN centres each dimension on
+the training set's mean, so cosines are read around the population, not around the origin.
+As in fast-reid, the losses train the feature *before* the neck: in training mode
+``forward`` returns the pooled feature and only updates the neck's running statistics (on
+the demo's MoCo, a head trained on the BN'd feature learned less: val mAP 0.13 vs 0.18);
+in eval mode (retrieval, the study, export) it returns the neck's output. ``neck="none"``
+(the default) is the paper's and LUPerson's plain GAP, and the only form their published
+weights load into.
 """
 from __future__ import annotations
 
@@ -30,6 +39,8 @@ REID_RESNET_LAYERS: dict[str, tuple[type[nn.Module], tuple[int, int, int, int]]]
     "reid_resnet101": (Bottleneck, (3, 4, 23, 3)),
 }
 
+NECKS = ("none", "bn")
+
 
 class ReidResNet(ResNet):
     """torchvision-layout ResNet; ``forward(x)`` -> (B, ``embed_dim``) GAP embedding."""
@@ -40,6 +51,7 @@ class ReidResNet(ResNet):
         layers: Sequence[int],
         img_size: Sequence[int] = (384, 128),
         last_stride: int = 1,
+        neck: str = "none",
         **resnet_kwargs,
     ):
         if last_stride not in (1, 2):
@@ -56,6 +68,10 @@ class ReidResNet(ResNet):
             _unstride_first_block(self.layer4)
             self.feature_info[-1]["reduction"] //= 2
         self.last_stride = last_stride
+        if neck not in NECKS:
+            raise ValueError(f"reidfw/models/reid_resnet.py: neck must be one of {list(NECKS)}, got {neck!r}.")
+        self.neck_kind = neck
+        self.neck = nn.BatchNorm1d(self.num_features, affine=False) if neck == "bn" else nn.Identity()
         # Kept for the model spec only: a GAP network takes any input size.
         self.img_size = tuple(int(s) for s in img_size)
         self.embed_dim = self.num_features
@@ -64,8 +80,16 @@ class ReidResNet(ResNet):
     # forward_features is timm's: stem, maxpool, layer1..4 -> (B, C, h, w).
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = True) -> torch.Tensor:
-        """GAP of the last map: the paper's MoCo embedding (no dropout, no classifier)."""
-        return x.mean(dim=(2, 3))
+        """GAP of the last map (the paper's MoCo embedding; no dropout, no classifier), then the neck
+        (eval mode; in training the losses get the pooled feature and the neck only its statistics)."""
+        pooled = x.mean(dim=(2, 3))
+        if self.neck_kind == "none":
+            return pooled
+        if self.training:
+            with torch.no_grad():
+                self.neck(pooled.detach())
+            return pooled
+        return self.neck(pooled)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from reidfw.evaluation.attribution import FC_HEAD, GAP, GRADIENT, explain_pair
+from reidfw.evaluation.attribution import FC_HEAD, GAP, GAP_BN, GRADIENT, explain_pair
 from reidfw.models import build_backbone
 
 TOL = 1e-5
@@ -93,6 +93,28 @@ def test_fc_head_iresnet18_is_exact_with_its_bias(size):
     assert abs(att.bias_a) > 1e-3 and abs(att.bias_bias) > 1e-4  # the bias is not negligible here
     assert att.map_a.shape == (-(-size[0] // 16), -(-size[1] // 16))
     assert "bias" in att.summary()
+
+
+def test_gap_with_bn_neck_is_exact_over_centred_cells():
+    # the demo's MoCo: GAP then fast-reid's BNNeck; every cell is its feature centred by the neck, no bias term
+    size = (128, 64)
+    model = _randomize(build_backbone("reid_resnet18", img_size=size, neck="bn"), 2)
+    x_a, x_b = _pair(size)
+    att = explain_pair(model, x_a, x_b)
+    cos = _model_cosine(model, x_a, x_b)
+    assert att.method == GAP_BN and att.exact and "GAP + BN neck" in att.summary()
+    assert att.bias_a == 0 and att.bias_b == 0
+    assert abs(att.map_a.sum() - cos) < TOL and abs(att.map_b.sum() - cos) < TOL and abs(att.pairs.sum() - cos) < TOL
+    # each cell is (s * f_p + t) / hw, computed here independently from the neck's statistics
+    neck = model.neck
+    with torch.no_grad():
+        f = model.forward_features(torch.stack([x_a, x_b])).double()
+        s = 1 / torch.sqrt(neck.running_var.double() + neck.eps)
+        hw = f.shape[2] * f.shape[3]
+        centred = (f.flatten(2) * s.view(1, -1, 1) - (neck.running_mean.double() * s).view(1, -1, 1)) / hw
+        e = centred.sum(2)
+        n = float(e[0].norm() * e[1].norm())
+        np.testing.assert_allclose(att.pairs, (centred[0].T @ centred[1]).numpy() / n, atol=1e-9)
 
 
 def test_gradient_fallback_reproduces_the_exact_gap_map():

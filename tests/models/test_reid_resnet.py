@@ -1,6 +1,8 @@
 """reid_resnet: the paper's MoCo backbone (torchvision-layout ResNet, last stride 1, GAP)."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 import timm
 import torch
@@ -81,3 +83,39 @@ def test_initialised_as_torchvision_not_zero_last_bn():
     model = build_backbone("reid_resnet18", img_size=(64, 32))
     last_bns = [blk.bn2 for layer in (model.layer1, model.layer2, model.layer3, model.layer4) for blk in layer]
     assert all(torch.equal(bn.weight, torch.ones_like(bn.weight)) for bn in last_bns)
+
+
+def test_bn_neck_centres_the_embedding_and_survives_export(tmp_path):
+    from reidfw.checkpoints import export_model, load_embedding_model
+    from reidfw.model_input import InputSpec
+
+    plain = build_backbone("reid_resnet18", img_size=(64, 32)).eval()
+    torch.manual_seed(0)
+    model = build_backbone("reid_resnet18", img_size=(64, 32), neck="bn")
+    model.load_state_dict(plain.state_dict(), strict=False)  # same trunk; only the neck's statistics differ
+    x = torch.randn(24, 3, 64, 32)
+    model.eval()
+    model.neck.train()  # only the neck learns its statistics (momentum 0.1: they converge on this set)
+    with torch.no_grad():
+        for _ in range(80):
+            model(x)
+    model.eval()
+    with torch.no_grad():  # training: the losses get the pooled feature, as with fast-reid's BNNeck
+        assert (copy.deepcopy(model).train()(x) >= 0).all()
+    with torch.no_grad():
+        gap, emb = plain(x), model(x)
+    # a pooled ReLU map is non-negative: strangers point the same way; the neck centres them
+    cos = lambda f: torch.nn.functional.normalize(f, dim=1) @ torch.nn.functional.normalize(f, dim=1).T
+    off = ~torch.eye(24, dtype=torch.bool)
+    assert (gap >= 0).all() and cos(gap)[off].mean() > 0.5
+    assert abs(float(cos(emb)[off].mean())) < 0.1
+    assert torch.allclose(emb.mean(0), torch.zeros(emb.shape[1]), atol=0.05)
+    # the neck's statistics are buffers of the model: exported and loaded with it
+    out = export_model(model, tmp_path / "m", method="moco", backbone={"name": "reid_resnet18", "kwargs": {"neck": "bn"}},
+                       input_spec=InputSpec(size=(64, 32)))
+    loaded, spec = load_embedding_model(out)
+    assert spec["backbone"]["kwargs"] == {"neck": "bn"}
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), emb, atol=1e-5)
+    with pytest.raises(ValueError, match="neck must be one of"):
+        build_backbone("reid_resnet18", neck="bnneck")
