@@ -8,6 +8,13 @@ comparison in MLflow as a parent run whose children are the training runs: the c
 robustness of every factor for each variant with 95 % intervals (a chart and a table), and
 the paired difference on the ablated factor with the paper's predicted sign and a verdict.
 
+Strangers beaten is bounded: when both variants beat every stranger under every change of the
+factor (1.00 [1.00, 1.00] each), their difference is 0 by construction, not by evidence. So the
+report also gives the **z drop** of the factor — the mean impostor z where the factor changes
+minus where it does not (0 = changing the factor costs nothing; unbounded, so it still
+separates models at that ceiling) — with its paired interval, and the verdict says which of
+the two scales decided it.
+
     python train.py -m experiment=ablation_camera_height
 """
 from __future__ import annotations
@@ -88,17 +95,31 @@ def run_ablation(runs: list[dict], swept: list[str], factor: str, expect: str, s
                         for f in factors}
     favoured = [r for r in results if expect in r[1]]
     other = [r for r in results if expect not in r[1]]
-    verdict, diff = "not testable (the expected variant is not among the runs)", None
+    verdict, diff, z_diff = "not testable (the expected variant is not among the runs)", None, None
     if favoured and other:
         key = f"study_z/{factor}/robustness"
         d, lo, hi = difference(favoured[0][2]["study_result"].replicates[key], other[0][2]["study_result"].replicates[key])
         diff = {"favoured": favoured[0][1], "other": other[0][1], "value": d, "low": lo, "high": hi}
-        verdict = ("predicted direction, resolved" if resolved(lo, hi) and d > 0 else
-                   "opposite direction, resolved" if resolved(lo, hi) else "not resolved")
-    report = {"title": title, "factor": factor, "robustness": table, "difference": diff, "verdict": verdict,
+        verdict = _verdict(d, lo, hi, resolved, "strangers beaten")
+        # The same comparison on the unbounded scale (module docstring: the ceiling).
+        drops = [r[2]["study_result"].replicates for r in (favoured[0], other[0])]
+        drops = [reps[f"study_z/{factor}/across_mean"] - reps[f"study_z/{factor}/within_mean"] for reps in drops]
+        dz, lo_z, hi_z = difference(*drops)
+        z_diff = {"favoured": favoured[0][1], "other": other[0][1], "value": dz, "low": lo_z, "high": hi_z,
+                  "favoured_drop": float(drops[0][0]), "other_drop": float(drops[1][0])}
+        if not resolved(lo, hi):
+            verdict = f"{verdict}; on the z drop: {_verdict(dz, lo_z, hi_z, resolved, 'z drop')}"
+    report = {"title": title, "factor": factor, "robustness": table, "difference": diff, "z_drop_difference": z_diff,
+              "verdict": verdict,
               "children": [r[0]["run_id"] for r in results], "impostors": results[0][2]["study_result"].impostors.description}
     _log_parent(report, results, out_dir)
     return report
+
+
+def _verdict(d: float, lo: float, hi: float, resolved, scale: str) -> str:
+    if not resolved(lo, hi):
+        return f"not resolved ({scale})"
+    return f"{'predicted' if d > 0 else 'opposite'} direction, resolved ({scale})"
 
 
 def _chart(report: dict, path: Path) -> Path:
@@ -147,6 +168,8 @@ def _log_parent(report: dict, results, out_dir: Path) -> None:
                 client.log_metric(pid, f"robustness/{f}/{_metric_name(label)}", v)
     if report["difference"] is not None:
         client.log_metric(pid, f"difference/{report['factor']}", report["difference"]["value"])
+    if report.get("z_drop_difference") is not None:
+        client.log_metric(pid, f"z_drop_difference/{report['factor']}", report["z_drop_difference"]["value"])
     client.log_artifact(pid, str(chart))
     client.log_artifact(pid, str(out_dir / "ablation.json"))
     client.set_terminated(pid)
@@ -161,6 +184,11 @@ def format_report(report: dict) -> str:
     d = report["difference"]
     if d is not None:
         lines.append(f"  {report['factor']}: {d['favoured']} - {d['other']} = {d['value']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
-                     f" -> {report['verdict']}")
+                     " (strangers beaten)")
+    z = report.get("z_drop_difference")
+    if z is not None:
+        lines.append(f"  {report['factor']} z drop (changed - unchanged, impostor z): {z['favoured']} {z['favoured_drop']:+.3f}, "
+                     f"{z['other']} {z['other_drop']:+.3f}; difference {z['value']:+.3f} [{z['low']:+.3f}, {z['high']:+.3f}]")
+    lines.append(f"  verdict: {report['verdict']}")
     lines.append(f"  MLflow parent run: {report.get('parent_run_id')} (children: {', '.join(report['children'])})")
     return "\n".join(lines)

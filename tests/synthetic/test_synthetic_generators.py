@@ -151,3 +151,23 @@ def test_contact_sheet_works_on_every_layout(tiny_sets, tmp_path):
         out = contact_sheet(root, tmp_path / f"{kind}.png")
         sheet = read_image(out)
         assert sheet.shape[0] > 100 and sheet.shape[1] > 50
+
+
+def test_study_camera_heights_extend_the_papers_with_the_slant_distance_kept():
+    import math
+
+    import pytest
+
+    from reidfw.synthetic.generators.study import SLANT_DISTANCE, STANDARD, generate_study, study_factors, study_person
+
+    heights = next(f for f in study_factors(study_person(0), (112, 172, 232, 350, 450)) if f.name == "camera_height")
+    assert [cid for cid, _, _ in heights.conditions] == ["112cm", "172cm", "232cm", "350cm", "450cm"]
+    for _, _, c in heights.conditions:  # the lens stays 4 m from the person's point at the standard lens height
+        dh = c["camera_height"] - STANDARD["camera_height"]
+        assert math.isclose(math.hypot(c["distance"], dh), SLANT_DISTANCE, rel_tol=1e-4)
+        assert math.isclose(c["tilt"], math.degrees(math.atan2(dh, c["distance"])), abs_tol=1e-3)
+    default = next(f for f in study_factors(study_person(0)) if f.name == "camera_height")
+    assert [cid for cid, _, _ in default.conditions] == ["112cm", "172cm", "232cm"]  # the paper's
+    for bad in ([172, 232], [112, 600], [112, 112]):
+        with pytest.raises(ValueError, match="camera_heights_cm"):
+            generate_study("/nonexistent/never-written", camera_heights_cm=bad)

@@ -88,8 +88,23 @@ def _mid_height(person: Identity) -> float:
     return person.height / 2
 
 
-def study_factors(person: Identity) -> list[FactorSpec]:
-    """The paper's factors and conditions, in the paper's order."""
+PAPER_CAMERA_HEIGHTS_CM = (112, 172, 232)
+
+
+def _check_heights(camera_heights_cm) -> tuple[int, ...]:
+    heights = tuple(int(cm) for cm in camera_heights_cm)
+    top = STANDARD["camera_height"] + SLANT_DISTANCE
+    if not heights or heights[0] != 112 or any(not 0 < cm / 100 < top for cm in heights) or len(set(heights)) != len(heights):
+        raise ValueError(
+            f"study camera_heights_cm={list(heights)}: give distinct heights in cm, starting with the standard 112, each "
+            f"below {top * 100:.0f} cm (the lens stays {SLANT_DISTANCE:g} m from the person), e.g. [112,172,232,350,450]"
+        )
+    return heights
+
+
+def study_factors(person: Identity, camera_heights_cm=PAPER_CAMERA_HEIGHTS_CM) -> list[FactorSpec]:
+    """The paper's factors and conditions, in the paper's order. ``camera_heights_cm`` may extend the
+    paper's 112/172/232 cm (e.g. street-pole heights that cost a model something; the ablation does)."""
     mid = _mid_height(person)
     slope = (STANDARD["camera_height"] - mid) / STANDARD["distance"]
     distance = [(f"{d}m", f"{d} m", {"distance": float(d), "camera_height": round(mid + d * slope, 4)})
@@ -101,7 +116,7 @@ def study_factors(person: Identity) -> list[FactorSpec]:
     background = [("none", "no panel", {"background": "none"}), ("monitor", "monitor", {"background": "monitor"}),
                   ("panel", "panel", {"background": "panel"})]
     heights = []
-    for cm in (112, 172, 232):
+    for cm in _check_heights(camera_heights_cm):
         dh = cm / 100 - STANDARD["camera_height"]
         horizontal = math.sqrt(SLANT_DISTANCE**2 - dh**2)
         heights.append((f"{cm}cm", f"{cm} cm", {"camera_height": cm / 100, "distance": round(horizontal, 4),
@@ -192,18 +207,19 @@ def _render_image(job: dict) -> dict:
 
 def generate_study(out: str | Path, seed: int = 0, per_condition: int = 5, impostors: int = 20,
                    camera="corridor_1080p", crop_height: int = DEFAULT_CROP_HEIGHT, margin: float = 0.15,
-                   workers: int | None = None) -> Path:
+                   workers: int | None = None, camera_heights_cm=PAPER_CAMERA_HEIGHTS_CM) -> Path:
     """Write the full study (every factor and condition of the paper) with ``per_condition`` images each,
     and ``impostors`` other people photographed once under every condition, through the ``camera``
     preset (a name or a dict: "what does my camera do to matching?")."""
     camera_preset(camera)  # an unknown preset fails here, before any rendering
+    _check_heights(camera_heights_cm)
     if per_condition < 2:
         raise ValueError(f"per_condition must be >= 2 (the matrix diagonal needs pairs of images), got {per_condition}")
     if impostors < 0:
         raise ValueError(f"impostors must be >= 0, got {impostors}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    factors = study_factors(study_person(seed))
+    factors = study_factors(study_person(seed), camera_heights_cm)
     base = {"seed": seed, "out": str(out), "crop_height": crop_height, "margin": margin, "impostors": impostors,
             "camera": camera}
     jobs, first_of_key, imp_jobs = [], {}, {}
