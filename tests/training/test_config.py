@@ -51,8 +51,10 @@ def test_the_command_line_wins_over_the_recipe():
     assert (cfg.optimizer.lr, cfg.optimizer.weight_decay, cfg.trainer.gradient_clip_val) == (0.5, 0.001, 1.0)
     assert cfg.optimizer.momentum == 0.9  # what was not overridden stays the recipe's
     # an experiment preset changes only what it names, and the command line still wins over it
-    cfg = _compose(["experiment=demo_moco", "loss.temperature=0.2"])
-    assert cfg.optimizer.weight_decay == 1e-4 and cfg.trainer.gradient_clip_val is None and cfg.loss.temperature == 0.2
+    cfg = _compose(["experiment=demo_moco"])
+    assert cfg.loss.temperature == 0.2  # the demo preset's (README, "MoCo in the demo")
+    cfg = _compose(["experiment=demo_moco", "loss.temperature=0.1"])
+    assert cfg.optimizer.weight_decay == 1e-4 and cfg.trainer.gradient_clip_val is None and cfg.loss.temperature == 0.1
     # switching the optimizer is an explicit choice that replaces the method's
     cfg = _compose(["loss=arcface", "optimizer=adamw"])
     assert (cfg.optimizer.name, cfg.optimizer.lr) == ("adamw", 3.5e-4)

@@ -73,9 +73,11 @@ def test_arcface_run_lands_in_mlflow_and_resumes(tmp_path):
 
 
 def test_moco_run_trains_on_unlabeled_crops(tmp_path):
-    out = _train(tmp_path, "experiment=demo_moco", "loss.queue_size=4", "trainer.max_epochs=2")
+    out = _train(tmp_path, "experiment=demo_moco", "loss.queue_size=4", "trainer.max_epochs=2",
+                 "trainer.check_val_every_n_epoch=1")
     run = _client(tmp_path).get_run(_run_id(out))
-    assert run.data.params["loss.method"] == "moco" and run.data.params["loss.temperature"] == "0.07"
+    assert run.data.params["loss.method"] == "moco" and run.data.params["loss.temperature"] == "0.2"
+    assert run.data.params["model.kwargs.neck"] == "bn"
     assert run.data.params["data.train_kind"] == "unlabeled"
     assert "val/mAP" in run.data.metrics and "train/loss_epoch" in run.data.metrics
 
@@ -103,3 +105,5 @@ def test_an_ablation_pair_lands_as_a_parent_run_with_two_children(tmp_path):
         "+synthetic.tracks.camera_heights=[1.6,3.0,5.0]", "+synthetic.tracks.camera_heights=[3.0]"]
     assert {a.path for a in client.list_artifacts(parents[0].info.run_id)} >= {"ablation.png", "ablation.json"}
     assert any(k.startswith("robustness/camera_height/") for k in parents[0].data.metrics)
+    # the unbounded scale beside the bounded one (strangers beaten saturates at 1.00)
+    assert "z drop" in out and "z_drop_difference/camera_height" in parents[0].data.metrics
