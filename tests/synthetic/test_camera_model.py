@@ -48,6 +48,18 @@ def test_presets_say_what_a_camera_makes_of_a_person():
     assert own.sensor.read_noise == 4 and own.person_height_px(10) < wide.person_height_px(10)
 
 
+def test_demo_study_camera_keeps_the_papers_pixels_per_model_input():
+    """The paper: a 1080p camera into a 384-px model. The demo: 128-px models, so its study camera
+    must give the person a third of the pixels, or 2-14 m all look alike to them."""
+    from reidfw.synthetic.presets import synthetic_preset
+
+    demo = camera_preset(synthetic_preset("demo")["study"]["camera"])
+    paper = CAMERA_PRESETS["corridor_1080p"]
+    for d in (2.0, 4.0, 14.0):
+        assert demo.person_height_px(d) / 128 == pytest.approx(paper.person_height_px(d) / 384, rel=0.05)
+    assert demo.person_height_px(14.0) < 0.5 * 128  # the far person is upscaled into the demo's input
+
+
 def test_noise_grows_when_the_scene_is_dark_and_shrinks_with_the_render_scale():
     flat = np.full((64, 32, 3), 120, np.uint8)
     bright = Sensor(read_noise=3.0, shot_noise=0.3, exposure=1.0)
