@@ -96,7 +96,7 @@ def test_fc_head_iresnet18_is_exact_with_its_bias(size):
 
 
 def test_gap_with_bn_neck_is_exact_over_centred_cells():
-    # the demo's MoCo: GAP then fast-reid's BNNeck; every cell is its feature centred by the neck, no bias term
+    # a GAP ResNet with fast-reid's BNNeck (model.kwargs.neck=bn); every cell is its feature centred by the neck, no bias term
     size = (128, 64)
     model = _randomize(build_backbone("reid_resnet18", img_size=size, neck="bn"), 2)
     x_a, x_b = _pair(size)

@@ -77,7 +77,7 @@ def test_moco_run_trains_on_unlabeled_crops(tmp_path):
                  "trainer.check_val_every_n_epoch=1")
     run = _client(tmp_path).get_run(_run_id(out))
     assert run.data.params["loss.method"] == "moco" and run.data.params["loss.temperature"] == "0.2"
-    assert run.data.params["model.kwargs.neck"] == "bn"
+    assert run.data.params["model.name"] == "iresnet18"  # the demo preset's backbone (conf/experiment/demo_moco.yaml)
     assert run.data.params["data.train_kind"] == "unlabeled"
     assert "val/mAP" in run.data.metrics and "train/loss_epoch" in run.data.metrics
 

@@ -23,7 +23,7 @@ TINY = ["synthetic=tiny", "img_size=[64,32]", "data.batch_size=4", "data.num_wor
 ARCFACE = ["loss=arcface", "data.min_images_per_identity=2", "synthetic.tracks.identities=6",
            "synthetic.tracks.per_identity=4"]
 # MoCo on 24 unlabeled crops: 6 steps per epoch; queue, momentum encoder and split BN in play.
-MOCO = ["experiment=demo_moco", "model=timm", "model.name=test_resnet", "~model.kwargs.neck", "img_size=[64,32]",
+MOCO = ["experiment=demo_moco", "model=timm", "model.name=test_resnet", "img_size=[64,32]",
         "loss.queue_size=8", "loss.split_bn_groups=2", "synthetic.unlabeled.count=24", "trainer.check_val_every_n_epoch=1"]
 STEPS_PER_EPOCH = 6
 
