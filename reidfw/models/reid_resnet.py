@@ -14,9 +14,9 @@ pooling. A pooled ReLU map is non-negative, so two strangers already share most 
 direction (cosine 0.6-0.9 even when the ranking is right); the BN centres each dimension on
 the training set's mean, so cosines are read around the population, not around the origin.
 As in fast-reid, the losses train the feature *before* the neck: in training mode
-``forward`` returns the pooled feature and only updates the neck's running statistics (on
-the demo's MoCo, a head trained on the BN'd feature learned less: val mAP 0.13 vs 0.18);
-in eval mode (retrieval, the study, export) it returns the neck's output. ``neck="none"``
+``forward`` returns the pooled feature and only updates the neck's running statistics (on the
+demo's unlabeled crops a MoCo head trained on the BN'd feature learned less: val mAP 0.13 vs
+0.18); in eval mode (retrieval, the study, export) it returns the neck's output. ``neck="none"``
 (the default) is the paper's and LUPerson's plain GAP, and the only form their published
 weights load into.
 """
