@@ -102,6 +102,7 @@ class ReIDMethod(pl.LightningModule):
         self.backbone = build_backbone(spec["name"], img_size=self.input_spec.size, **spec["kwargs"])
         self.embed_dim = int(self.backbone.embed_dim)
         self._val_outputs: list[dict[str, torch.Tensor]] = []
+        self.untrained_metrics: dict[str, float] | None = None  # set by a full sanity pass (see on_validation_epoch_end)
 
     # ----- configuration -------------------------------------------------------------------
     def complete_hparams(self, hp: dict[str, Any]) -> dict[str, Any]:
@@ -232,7 +233,16 @@ class ReIDMethod(pl.LightningModule):
         if self.trainer.sanity_checking:
             # A couple of sanity batches hold a fragment of the gallery: queries without a
             # true match make the metrics meaningless, so only the forward path is checked.
+            # A sanity pass over the whole val set (num_sanity_val_steps=-1, what
+            # reidfw.training.untrained_baseline asks for) scores the untrained network: kept, not logged.
+            if math.isinf(self.trainer.num_sanity_val_steps):
+                self.untrained_metrics = self._retrieval_metrics(outputs)
             return
+        for name, value in (self._retrieval_metrics(outputs) or {}).items():
+            self.log(f"val/{name}", value, prog_bar=name in ("mAP", "rank1"), sync_dist=False)
+
+    def _retrieval_metrics(self, outputs: list[dict[str, torch.Tensor]]) -> dict[str, float] | None:
+        """Retrieval metrics and the collapse check over one validation pass, gathered from all ranks."""
         keys = ("feat", "pid", "camid", "is_query", "index")
         local = {k: torch.cat([o[k] for o in outputs]) if outputs and k in outputs[0] else None for k in keys}
         if local["feat"] is None:  # this rank got no batches; still join the collectives
@@ -263,7 +273,7 @@ class ReIDMethod(pl.LightningModule):
             )
             warnings.warn(msg, stacklevel=2)
             log.warning(msg)
-            return
+            return None
         try:
             from reidfw.evaluation.retrieval import evaluate_retrieval
         except ImportError as e:
@@ -282,8 +292,6 @@ class ReIDMethod(pl.LightningModule):
         check = collapse_check(feat, people)
         metrics.update(impostor_mean=check.impostor_mean, impostor_p99=check.impostor_p99, effective_rank=check.effective_rank)
         # Every rank computed the same numbers from the same gathered data: no further sync.
-        # Besides the metrics, log the evaluator's numeric extras (num_queries, skipped_queries, ...).
-        for name, value in metrics.items():
-            if isinstance(value, (bool, type(None))) or not isinstance(value, (int, float, np.number)):
-                continue
-            self.log(f"val/{name}", float(value), prog_bar=name in ("mAP", "rank1"), sync_dist=False)
+        # Besides the metrics, the evaluator's numeric extras (num_queries, skipped_queries, ...).
+        return {name: float(value) for name, value in metrics.items()
+                if not isinstance(value, (bool, type(None))) and isinstance(value, (int, float, np.number))}
