@@ -30,7 +30,7 @@ from reidfw.synthetic.render import DEFAULT_CROP_HEIGHT
 # CLI option -> generator keyword, per kind (only the options that kind understands).
 KIND_OPTIONS = {
     "tracks": ["identities", "per_identity", "cameras"],
-    "unlabeled": ["count", "people_per_scene"],
+    "unlabeled": ["count", "people_per_scene", "moments", "moment_step"],
     "study": ["per_condition", "impostors", "margin"],
     "market": ["identities", "per_identity", "cameras", "distractors", "junk"],
 }
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "default: the generator's")
         defaults = demo[kind]
         for opt in KIND_OPTIONS[kind]:
-            typ = float if opt == "margin" else int
+            typ = float if opt in ("margin", "moment_step") else int
             s.add_argument(f"--{opt.replace('_', '-')}", type=typ, default=defaults.get(opt),
                            help=f"default: {defaults.get(opt, 'generator default')}")
     add_video_parser(sub)

@@ -39,7 +39,7 @@ from reidfw.synthetic.materials import albedo, linear_to_srgb8
 from reidfw.synthetic.primitives import intersect, surface
 from reidfw.synthetic.scene import Scene, render_background
 
-RENDERER_VERSION = "2"       # bump when pixels change, so cached data sets are regenerated
+RENDERER_VERSION = "3"       # bump when pixels change, so cached data sets are regenerated
 DEFAULT_CROP_HEIGHT = 768    # twice the paper's 384-px input: finer detail never reaches a model
 
 

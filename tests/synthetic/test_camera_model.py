@@ -105,3 +105,31 @@ def test_unlabeled_moments_of_one_person_barely_move_and_scenes_share_a_camera(t
     for m in metas:
         scenes.setdefault(m["scene"], set()).add(json.dumps(m["camera"], sort_keys=True))
     assert len(scenes) == 2 and all(len(c) == 1 for c in scenes.values())  # one camera per scene
+
+
+def test_unlabeled_moment_step_bounds_how_far_a_walker_moves_between_moments(tmp_path):
+    out = generate_unlabeled(tmp_path / "unl", count=12, people_per_scene=3, moments=2, moment_step=2.0,
+                             camera="corridor_720p", crop_height=64, workers=1)
+    metas = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
+    by_person: dict[int, list] = {}
+    for m in metas:
+        by_person.setdefault(m["person"], []).append(m)
+    moved = []
+    for crops in by_person.values():
+        a, b = (np.asarray(c["person_xz"], dtype=float) for c in crops)
+        moved.append(float(np.hypot(*(a - b))))
+        assert abs(crops[0]["distance"] - crops[1]["distance"]) <= 2.0 + 1e-6
+    assert max(moved) <= 2.0 + 1e-3  # metadata positions are rounded
+    assert max(moved) > MOMENT_STEP  # the walkers did move further than the default allows
+
+
+def test_the_command_line_renders_moments_a_stretch_of_walk_apart(tmp_path):
+    from reidfw.synthetic.__main__ import main
+
+    assert main(["unlabeled", "--out", str(tmp_path / "unl"), "--count", "6", "--people-per-scene", "3", "--moments", "2",
+                 "--moment-step", "1.5", "--camera", "corridor_720p", "--crop-height", "48", "--workers", "1"]) == 0
+    metas = [json.loads(line) for line in (tmp_path / "unl" / "metadata.jsonl").read_text().splitlines()]
+    assert sorted(m["person"] for m in metas) == [0, 0, 1, 1, 2, 2]
+    for p in range(3):
+        a, b = (np.asarray(m["person_xz"], dtype=float) for m in metas if m["person"] == p)
+        assert float(np.hypot(*(a - b))) <= 1.5 + 1e-3

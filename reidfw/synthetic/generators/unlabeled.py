@@ -8,7 +8,8 @@ camera (1.5-8 m high, tilted at the street, its own background, light and degrad
 each crop a different person standing or walking somewhere in its view (4-18 m away, any
 walking direction). Across scenes the camera heights and angles vary widely; within one
 person there is little distance variation -- one crop each, or with ``moments`` > 1 that many
-crops a few frames apart (at most ``MOMENT_STEP`` metres further along their walk) -- the
+crops of one short stretch of their walk (at most ``moment_step`` metres further along it,
+``MOMENT_STEP`` by default: half a second; LUPerson-NL's tracklets span seconds) -- the
 opposite bias of the tracks set, as in the paper's MoCo model.
 
 Why scenes and not one random camera per crop: with a camera of its own, a crop's
@@ -39,7 +40,8 @@ BACKGROUND_MIX = (("street", 0.5), ("wall", 0.3), ("none", 0.2))
 CAMERAS = ("corridor_1080p", "street_pole_1080p", "shop_4k", "corridor_720p")
 CAMERA_HEIGHTS = (1.5, 8.0)   # metres: hand-held to first-floor street cameras
 DISTANCES = (4.0, 18.0)       # metres from the camera, horizontally
-MOMENT_STEP = 0.4             # metres a walker moves between two moments (half a second): the distance spread bound
+MOMENT_STEP = 0.4             # metres a walker moves from the first moment to the last (half a second): the
+                              # bound on distance spread within a person, unless moment_step says otherwise
 
 
 def _scene_setup(seed: int, scene: int, camera, heights):
@@ -67,11 +69,14 @@ def _render_one(job: dict) -> dict:
         yaw = float(rng.uniform(0, 360))
         speed = float(rng.uniform(1.0, 1.6)) if walking else 0.0
         velocity = (speed * math.sin(math.radians(yaw)), speed * math.cos(math.radians(yaw)))
-        # a later moment: the same walk, a fraction of MOMENT_STEP further on
-        step = MOMENT_STEP * moment / max(1, job["moments"] - 1) if walking else 0.0
-        xz = (xz[0] + step * math.sin(math.radians(yaw)), xz[1] + step * math.cos(math.radians(yaw)))
-        if not person_fits(camera, xz, identity.height):
+        # a later moment: the same walk, a fraction of moment_step further on
+        steps = [job["moment_step"] * m / max(1, job["moments"] - 1) if walking else 0.0 for m in range(job["moments"])]
+        walk = [(xz[0] + s * math.sin(math.radians(yaw)), xz[1] + s * math.cos(math.radians(yaw))) for s in steps]
+        # Every moment of the walk must be in view, or a person's moments would come from different
+        # draws (another place, distance and direction) whenever one of them walked out of frame.
+        if not all(person_fits(camera, p, identity.height) for p in walk):
             continue
+        step, xz = steps[moment], walk[moment]
         mrng = item_rng(seed, "unlabeled-moment", i, attempt)
         pose = Pose(walk_phase=phase + 2.5 * step, walk_amount=amount, wobble_seed=int(mrng.integers(0, 2**31 - 1)))
         try:
@@ -89,16 +94,19 @@ def _render_one(job: dict) -> dict:
 
 
 def generate_unlabeled(out: str | Path, seed: int = 0, count: int = 1000, people_per_scene: int = 50, moments: int = 1,
-                       camera=CAMERAS, camera_heights=CAMERA_HEIGHTS, distances=DISTANCES,
+                       moment_step: float = MOMENT_STEP, camera=CAMERAS, camera_heights=CAMERA_HEIGHTS, distances=DISTANCES,
                        crop_height: int = DEFAULT_CROP_HEIGHT, workers: int | None = None) -> Path:
     """Write ``count`` crops of ``count / moments`` people, ``people_per_scene`` of them per street camera
-    (a preset drawn from ``camera``, mounted within ``camera_heights``; people ``distances`` metres away)."""
+    (a preset drawn from ``camera``, mounted within ``camera_heights``; people ``distances`` metres away;
+    a walker's moments spread over ``moment_step`` metres of their walk)."""
     if count < 1 or people_per_scene < 1 or moments < 1:
         raise ValueError(f"count, people_per_scene and moments must be >= 1, got {count}, {people_per_scene}, {moments}")
+    if moment_step < 0:
+        raise ValueError(f"moment_step is metres along a walk and must be >= 0, got {moment_step}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [{"seed": seed, "index": i, "out": str(out), "crop_height": crop_height, "people_per_scene": people_per_scene,
-             "moments": moments,
+             "moments": moments, "moment_step": float(moment_step),
              "camera": list(camera) if isinstance(camera, (list, tuple)) else camera,
              "camera_heights": tuple(camera_heights), "distances": tuple(distances)} for i in range(count)]
     write_metadata(out, parallel_map(_render_one, jobs, workers))
