@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = dict(
     size="64,32", steps=250, every=125, batch=32, lr=0.03, wd=1e-4, tau=0.2, mom=0.9, queue=256, groups=2,
     projbn=1, neck="bn", model="iresnet18", positives="moment", crop=1.0, flip=0.5, jitter=0.0, down=0.0, erase=0.0,
-    scene_batches=0, mode="moco", train="unlabeled", unlabeled="", market="", tracks="", seed=0, seeds="", change="",
+    scene_batches=0, symmetric=0, mode="moco", train="unlabeled", unlabeled="", market="", tracks="", seed=0, seeds="", change="",
 )
 
 
@@ -251,6 +251,10 @@ def run(o: dict) -> tuple[float, float]:
             k = keys
             loss, logits, _ = info_nce(q, k, moco.queue.keys.clone(), tau=o["tau"])
             acc = (logits.argmax(1) == 0).float().mean()
+            if o["symmetric"]:  # MoCo v3's symmetrised loss: each view is also the other's key (twice a step's cost)
+                _, keys_1 = moco.compute_keys(x1)
+                loss_2, _, _ = info_nce(moco.encode_query(x2), keys_1, moco.queue.keys.clone(), tau=o["tau"])
+                loss = (loss + loss_2) / 2
         opt.zero_grad()
         loss.backward()
         opt.step()

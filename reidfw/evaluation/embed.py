@@ -124,6 +124,9 @@ def default_num_workers(device: torch.device | None = None) -> int:
     return max(0, min(8, n - 1))
 
 
+PROGRESS_FROM_IMAGES = 2000  # a Market-size gallery takes minutes on a CPU: show it; a study's images take seconds
+
+
 class Embedder:
     """A model plus its input contract, ready to turn crops into features.
 
@@ -209,14 +212,27 @@ class Embedder:
             out = out[0]
         return out.float().flatten(1)
 
-    def embed(self, items: Iterable[Any], mask_background: bool = False) -> np.ndarray:
-        """Features (N, D) float32, rows L2-normalised, in the order of ``items``."""
+    def embed(self, items: Iterable[Any], mask_background: bool = False, progress: bool | None = None,
+              desc: str = "embedding") -> np.ndarray:
+        """Features (N, D) float32, rows L2-normalised, in the order of ``items``.
+
+        ``progress``: a bar on stderr (``desc``, images done); None shows it from
+        ``PROGRESS_FROM_IMAGES`` images on (a gallery; a study's few hundred take seconds)."""
+        from tqdm import tqdm
+
         loader = self.loader(items, mask_background)
-        if len(loader.dataset) == 0:
+        n = len(loader.dataset)
+        if n == 0:
             raise ValueError("no images to embed: the list is empty (check the data root)")
+        bar = tqdm(total=n, desc=desc, unit="img", dynamic_ncols=True, mininterval=1.0,
+                   disable=not (n >= PROGRESS_FROM_IMAGES if progress is None else progress))
         # Features stay on the device until the end: a .cpu() per batch would
         # synchronise and stall the copy of the next batch behind the forward.
-        feats = [self.forward_batch(*b) if isinstance(b, (tuple, list)) else self.forward_batch(b) for b in loader]
+        feats = []
+        with bar:
+            for b in loader:
+                feats.append(self.forward_batch(*b) if isinstance(b, (tuple, list)) else self.forward_batch(b))
+                bar.update(len(feats[-1]))
         return torch.cat(feats).cpu().numpy()
 
 

@@ -84,7 +84,7 @@ def market_pairs(embedder, root: str | Path, max_negatives: int = 2_000_000) -> 
     query, gallery = read_market_split(root, "query"), read_market_split(root, "gallery")
     if not query or not gallery:
         raise ValueError(f"{root}: query/ has {len(query)} and bounding_box_test/ {len(gallery)} images; both need some")
-    qf, gf = embedder.embed(query), embedder.embed(gallery)
+    qf, gf = embedder.embed(query, desc="embedding query"), embedder.embed(gallery, desc="embedding gallery")
     return query_gallery_pairs(qf, [i.pid for i in query], [i.camera for i in query],
                                gf, [i.pid for i in gallery], [i.camera for i in gallery], max_negatives=max_negatives)
 

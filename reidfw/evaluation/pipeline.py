@@ -250,7 +250,7 @@ def _market(embedder, market_root, name, mdir: Path, topk, use_faiss, verificati
     gallery = read_market_split(market_root, "gallery")
     if not query or not gallery:
         raise ValueError(f"{market_root}: query/ has {len(query)} and bounding_box_test/ {len(gallery)} images; both need some")
-    qf, gf = embedder.embed(query), embedder.embed(gallery)
+    qf, gf = embedder.embed(query, desc="embedding query"), embedder.embed(gallery, desc="embedding gallery")
     q_pids, q_cams = np.array([i.pid for i in query]), np.array([i.camera for i in query])
     g_pids, g_cams = np.array([i.pid for i in gallery]), np.array([i.camera for i in gallery])
     big = len(qf) * len(gf) > 50_000_000  # ~ a Market-1501 test set: a progress bar from there on

@@ -30,7 +30,7 @@ from reidfw.synthetic.render import DEFAULT_CROP_HEIGHT
 # CLI option -> generator keyword, per kind (only the options that kind understands).
 KIND_OPTIONS = {
     "tracks": ["identities", "per_identity", "cameras"],
-    "unlabeled": ["count", "people_per_scene", "moments", "moment_step"],
+    "unlabeled": ["count", "people_per_scene", "moments", "moment_step", "distances"],
     "study": ["per_condition", "impostors", "margin"],
     "market": ["identities", "per_identity", "cameras", "distractors", "junk"],
 }
@@ -51,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "default: the generator's")
         defaults = demo[kind]
         for opt in KIND_OPTIONS[kind]:
-            typ = float if opt in ("margin", "moment_step") else int
-            s.add_argument(f"--{opt.replace('_', '-')}", type=typ, default=defaults.get(opt),
+            typ = float if opt in ("margin", "moment_step", "distances") else int
+            more = {"nargs": 2, "metavar": ("NEAR", "FAR")} if opt == "distances" else {}  # metres from the camera
+            s.add_argument(f"--{opt.replace('_', '-')}", type=typ, default=defaults.get(opt), **more,
                            help=f"default: {defaults.get(opt, 'generator default')}")
     add_video_parser(sub)
     d = sub.add_parser("demo-data", help="render every set of a preset (conf/synthetic/<preset>.yaml) into the cache, once")
@@ -68,7 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; a mistake in what was asked for (a ReidfwError) ends in one line and exit code 2."""
+    from reidfw.cli import USAGE_ERROR, one_line
+    from reidfw.errors import ReidfwError
+
+    try:
+        return _run(build_parser().parse_args(argv))
+    except ReidfwError as e:
+        print(f"error: {one_line(str(e))}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "demo-data":
         for kind, settings in synthetic_preset(args.preset).items():
             t0 = time.perf_counter()

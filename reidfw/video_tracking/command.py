@@ -151,7 +151,7 @@ def _embedder(cfg: DictConfig, work: WorkDir):
         mlflow.set_tracking_uri(resolve_tracking_uri(cfg.mlflow.tracking_uri))     # where runs:/ refs live
     model, spec = load_embedding_model(str(cfg.ckpt), arch=cfg.arch, map_location="cpu")
     embedder = Embedder(model, spec, device=cfg.embed.device, batch_size=int(cfg.embed.batch_size))
-    return lambda rows: embedder.embed([CropItem(work.crop_path(r)) for r in rows])
+    return lambda rows: embedder.embed([CropItem(work.crop_path(r)) for r in rows], progress=False)  # under the tracking bar
 
 
 def finalize(cfg: DictConfig, out: Path, work: WorkDir, camera: str, client, run_id, uri) -> int:

@@ -85,3 +85,19 @@ def test_cpu_decodes_in_line_and_gpu_uses_workers():
 
     assert default_num_workers(torch.device("cpu")) == 0
     assert default_num_workers(torch.device("cuda")) >= 0
+
+
+def test_a_gallery_shows_its_embedding_progress_and_a_study_does_not(study_root, tiny_model, make_spec, capsys, monkeypatch):
+    import reidfw.evaluation.embed as embed_module
+
+    images = [i for f in read_manifest(study_root).factors for c in f.conditions for i in c.images]
+    embedder = Embedder(tiny_model, make_spec(), num_workers=0, batch_size=3)
+    quiet = embedder.embed(images)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(embed_module, "PROGRESS_FROM_IMAGES", len(images))  # as many images as a gallery's threshold
+    shown = embedder.embed(images, desc="embedding gallery")
+    err = capsys.readouterr().err
+    assert "embedding gallery" in err and f"{len(images)}/{len(images)}" in err  # counts images, not batches
+    np.testing.assert_array_equal(quiet, shown)  # the bar changes nothing it embeds
+    embedder.embed(images, progress=False)
+    assert capsys.readouterr().err == ""

@@ -133,3 +133,46 @@ def test_the_command_line_renders_moments_a_stretch_of_walk_apart(tmp_path):
     for p in range(3):
         a, b = (np.asarray(m["person_xz"], dtype=float) for m in metas if m["person"] == p)
         assert float(np.hypot(*(a - b))) <= 1.5 + 1e-3
+
+
+def test_a_placement_that_never_fits_ends_in_one_line_naming_the_options(tmp_path, capsys):
+    from reidfw.synthetic.__main__ import main
+
+    # people 0.1-0.2 m from the lens never fit in the frame: no draw works, and the user gets the
+    # options to change (not a worker pool's traceback) and no set that looks complete
+    assert main(["unlabeled", "--out", str(tmp_path / "unl"), "--count", "2", "--moments", "2", "--distances", "0.1", "0.2",
+                 "--camera", "corridor_720p", "--crop-height", "48", "--workers", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("error: unlabeled walker 0 (scene 0): expected a walk of moment_step=")
+    assert "found none in 100 draws at 0.1-0.2 m" in err and "Fix: a shorter moment_step (--moment-step)" in err
+    assert not (tmp_path / "unl" / "metadata.jsonl").exists()
+
+
+def test_a_walkers_moments_come_from_one_draw_even_when_one_of_them_fails_to_render(tmp_path):
+    # A walk of 2 km never fits, so every walker kept is a standing draw; some moments of a standing
+    # draw still fail to render (a posture or margin that touches the frame border). Were those
+    # redrawn alone, a walker's moments would stand in two different places.
+    out = generate_unlabeled(tmp_path / "unl", count=20, people_per_scene=10, moments=2, moment_step=2000.0,
+                             camera="corridor_720p", crop_height=48, workers=1)
+    metas = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
+    assert len(metas) == 20
+    by_person: dict[int, list] = {}
+    for m in metas:
+        by_person.setdefault(m["person"], []).append(m)
+    for crops in by_person.values():
+        assert len({c["attempt"] for c in crops}) == 1
+        assert crops[0]["person_xz"] == crops[1]["person_xz"]
+    assert any(c[0]["attempt"] > 0 for c in by_person.values())  # some draws were redrawn
+
+
+def test_a_long_render_shows_its_progress_and_a_short_one_stays_quiet(tmp_path, capsys):
+    from reidfw.synthetic.generators.parallel import PROGRESS_FROM
+
+    generate_unlabeled(tmp_path / "long", count=2 * PROGRESS_FROM, people_per_scene=8, moments=2, camera="corridor_720p",
+                       crop_height=32, workers=1)
+    err = capsys.readouterr().err
+    assert "rendering unlabeled" in err and f"{PROGRESS_FROM}/{PROGRESS_FROM}" in err  # one walker per item
+    generate_unlabeled(tmp_path / "short", count=4, people_per_scene=2, moments=2, camera="corridor_720p",
+                       crop_height=32, workers=1)
+    assert capsys.readouterr().err == ""

@@ -129,6 +129,6 @@ def generate_market(out: str | Path, seed: int = 0, identities: int = 100, per_i
     for job in jobs:
         job.update(seed=seed, out=str(out), crop_height=crop_height,
                    camera_preset=list(camera) if isinstance(camera, (list, tuple)) else camera)
-    records = [r for r in parallel_map(_render_job, jobs, workers) if r is not None]
+    records = [r for r in parallel_map(_render_job, jobs, workers, desc="rendering market", unit="crop") if r is not None]
     write_metadata(out, records)
     return out

@@ -2,7 +2,8 @@
 
 Every item carries its own seeds (see ``seeds.item_rng``), so the pixels of an item do
 not depend on which process renders it or in which order; results come back in item
-order. ``workers=1`` renders in-process (easiest to debug and profile).
+order. ``workers=1`` renders in-process (easiest to debug and profile). A render of
+``PROGRESS_FROM`` items or more shows a progress bar on stderr (``desc`` names it).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Callable, Iterable, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+PROGRESS_FROM = 16  # items: below this a render takes seconds and a bar would be noise
 
 
 def default_workers() -> int:
@@ -20,11 +22,20 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int | None = None) -> list[R]:
+def _progress(results: Iterable[R], total: int, desc: str | None, unit: str) -> list[R]:
+    from tqdm import tqdm
+
+    bar = tqdm(results, total=total, desc=desc, unit=unit, disable=desc is None or total < PROGRESS_FROM,
+               dynamic_ncols=True, mininterval=1.0)
+    return list(bar)
+
+
+def parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int | None = None, desc: str | None = None,
+                 unit: str = "it") -> list[R]:
     items = list(items)
     workers = default_workers() if workers is None else int(workers)
     if workers <= 1 or len(items) <= 1:
-        return [fn(it) for it in items]
+        return _progress((fn(it) for it in items), len(items), desc, unit)
     # Never plain fork: a parent that has already started torch/OpenMP or OpenCV thread pools
     # (a training run, a test session) deadlocks its forked children. forkserver forks from a
     # clean single-threaded server instead. (Workers import reidfw, which keeps OpenCV
@@ -45,7 +56,7 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int | None =
             if foreign:
                 mp.set_start_method(inherited, force=True)
                 foreign = False
-            return list(pool.imap(fn, items, chunksize=chunk))
+            return _progress(pool.imap(fn, items, chunksize=chunk), len(items), desc, unit)
     finally:
         if foreign:
             mp.set_start_method(inherited, force=True)

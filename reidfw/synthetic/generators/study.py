@@ -233,7 +233,7 @@ def generate_study(out: str | Path, seed: int = 0, per_condition: int = 5, impos
                 imp_jobs[key] = [{**base, "factor": f.name, "condition_id": cid, "condition": cond, "n": 0, "impostor": i}
                                  for i in range(impostors)]
     all_imp = [j for js in imp_jobs.values() for j in js]
-    rendered = parallel_map(_render_image, jobs + all_imp, workers)
+    rendered = parallel_map(_render_image, jobs + all_imp, workers, desc="rendering study", unit="image")
     results, imp_results = iter(rendered[: len(jobs)]), iter(rendered[len(jobs):])
     imp_by_key = {key: [next(imp_results) for _ in js] for key, js in imp_jobs.items()}
 

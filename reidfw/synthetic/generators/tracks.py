@@ -133,7 +133,7 @@ def generate_tracks(out: str | Path, seed: int = 0, identities: int = 64, per_id
     jobs = [{"seed": seed, "track": t, "camera": t % cameras, "per_identity": per_identity, "out": str(out),
              "crop_height": crop_height, "camera_preset": camera, "camera_heights": list(camera_heights or []),
              "walks": walks, "distances": tuple(distances)} for t in range(identities)]
-    rows = [r for track_rows in parallel_map(_render_track, jobs, workers) for r in track_rows]
+    rows = [r for track_rows in parallel_map(_render_track, jobs, workers, desc="rendering tracks", unit="track") for r in track_rows]
     if not rows:
         raise RuntimeError("no track produced a visible crop; check the camera setup in generators/tracks.py")
     write_tracks_table(out, rows)

@@ -26,6 +26,7 @@ import math
 from pathlib import Path
 
 from reidfw.data.formats.image_io import write_image
+from reidfw.errors import ReidfwError
 from reidfw.synthetic.body import Pose
 from reidfw.synthetic.generators.common import (ground_point_in_view, mounted_camera, person_fits, pick_preset,
                                                 random_light, write_metadata)
@@ -40,6 +41,8 @@ BACKGROUND_MIX = (("street", 0.5), ("wall", 0.3), ("none", 0.2))
 CAMERAS = ("corridor_1080p", "street_pole_1080p", "shop_4k", "corridor_720p")
 CAMERA_HEIGHTS = (1.5, 8.0)   # metres: hand-held to first-floor street cameras
 DISTANCES = (4.0, 18.0)       # metres from the camera, horizontally
+PLACEMENT_DRAWS = 100         # draws of where a person walks before giving up (the first that fits is kept, so
+                              # raising it changes no crop that rendered before)
 MOMENT_STEP = 0.4             # metres a walker moves from the first moment to the last (half a second): the
                               # bound on distance spread within a person, unless moment_step says otherwise
 
@@ -55,13 +58,19 @@ def _scene_setup(seed: int, scene: int, camera, heights):
     return cam, scene_obj, preset.sensor.exposed(exposure_of(light))
 
 
-def _render_one(job: dict) -> dict:
-    seed, i, out = job["seed"], job["index"], Path(job["out"])
-    person, moment = divmod(i, job["moments"])
+def _render_walker(job: dict) -> list[dict]:
+    """All moments of one walker, from one draw of where and how they walk.
+
+    A draw is kept only when *every* moment renders fully in view: were a moment that fails
+    redrawn on its own, the walker's moments would come from different draws (another place,
+    distance and direction) and no longer be one stretch of one walk.
+    """
+    seed, person, out = job["seed"], job["person"], Path(job["out"])
+    first, n = person * job["moments"], job["crops"]  # crop indices first .. first + n - 1
     scene_id = person // job["people_per_scene"]
     camera, scene, sensor = _scene_setup(seed, scene_id, job["camera"], job["camera_heights"])
     identity = sample_identity(identity_rng(seed, "unlabeled", person), f"u{person:07d}")
-    for attempt in range(20):   # a rare draw puts the person out of frame: redraw (still deterministic)
+    for attempt in range(PLACEMENT_DRAWS):   # a draw that puts the walk out of frame is redrawn (still deterministic)
         rng = item_rng(seed, "unlabeled", person, attempt)  # where and how this person walks: shared by their moments
         xz = ground_point_in_view(camera, float(rng.uniform(*job["distances"])), float(rng.uniform(-0.75, 0.75)))
         walking = rng.random() < 0.7
@@ -72,25 +81,37 @@ def _render_one(job: dict) -> dict:
         # a later moment: the same walk, a fraction of moment_step further on
         steps = [job["moment_step"] * m / max(1, job["moments"] - 1) if walking else 0.0 for m in range(job["moments"])]
         walk = [(xz[0] + s * math.sin(math.radians(yaw)), xz[1] + s * math.cos(math.radians(yaw))) for s in steps]
-        # Every moment of the walk must be in view, or a person's moments would come from different
-        # draws (another place, distance and direction) whenever one of them walked out of frame.
         if not all(person_fits(camera, p, identity.height) for p in walk):
             continue
-        step, xz = steps[moment], walk[moment]
-        mrng = item_rng(seed, "unlabeled-moment", i, attempt)
-        pose = Pose(walk_phase=phase + 2.5 * step, walk_amount=amount, wobble_seed=int(mrng.integers(0, 2**31 - 1)))
-        try:
-            r = render_person(identity, pose, xz, yaw, camera, scene,
-                              crop_height=job["crop_height"], margin=float(mrng.uniform(0.02, 0.1)),
-                              sensor=sensor, velocity=velocity, noise_seed=int(mrng.integers(0, 2**31 - 1)))
-        except PersonNotVisible:
+        rendered = []
+        for moment in range(n):
+            i = first + moment
+            mrng = item_rng(seed, "unlabeled-moment", i, attempt)
+            pose = Pose(walk_phase=phase + 2.5 * steps[moment], walk_amount=amount,
+                        wobble_seed=int(mrng.integers(0, 2**31 - 1)))
+            try:
+                r = render_person(identity, pose, walk[moment], yaw, camera, scene,
+                                  crop_height=job["crop_height"], margin=float(mrng.uniform(0.02, 0.1)),
+                                  sensor=sensor, velocity=velocity, noise_seed=int(mrng.integers(0, 2**31 - 1)))
+            except PersonNotVisible:
+                break
+            if r.truncated:
+                break
+            rendered.append((i, moment, r))
+        if len(rendered) < n:
             continue
-        if r.truncated:
-            continue
-        name = f"{i:07d}.jpg"
-        write_image(out / name, r.image, jpeg_quality=90)
-        return {**r.meta, "path": name, "scene": scene_id, "person": person, "moment": moment, "attempt": attempt}
-    raise RuntimeError(f"unlabeled crop {i}: no visible placement in 20 draws; widen the camera ranges in {__file__}")
+        records = []
+        for i, moment, r in rendered:
+            name = f"{i:07d}.jpg"
+            write_image(out / name, r.image, jpeg_quality=90)
+            records.append({**r.meta, "path": name, "scene": scene_id, "person": person, "moment": moment,
+                            "attempt": attempt})
+        return records
+    # a ReidfwError with its message alone: it crosses the worker pool by pickling, which re-calls the class with args
+    raise ReidfwError(f"unlabeled walker {person} (scene {scene_id}): expected a walk of moment_step={job['moment_step']} m "
+                      f"that stays in view, but found none in {PLACEMENT_DRAWS} draws at {job['distances'][0]}-"
+                      f"{job['distances'][1]} m. Fix: a shorter moment_step (--moment-step), a wider distance range "
+                      "or a wider lens (--camera)")
 
 
 def generate_unlabeled(out: str | Path, seed: int = 0, count: int = 1000, people_per_scene: int = 50, moments: int = 1,
@@ -105,9 +126,10 @@ def generate_unlabeled(out: str | Path, seed: int = 0, count: int = 1000, people
         raise ValueError(f"moment_step is metres along a walk and must be >= 0, got {moment_step}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [{"seed": seed, "index": i, "out": str(out), "crop_height": crop_height, "people_per_scene": people_per_scene,
-             "moments": moments, "moment_step": float(moment_step),
-             "camera": list(camera) if isinstance(camera, (list, tuple)) else camera,
-             "camera_heights": tuple(camera_heights), "distances": tuple(distances)} for i in range(count)]
-    write_metadata(out, parallel_map(_render_one, jobs, workers))
+    walkers = -(-count // moments)  # the last walker has fewer moments when count is not a multiple
+    jobs = [{"seed": seed, "person": p, "crops": min(moments, count - p * moments), "out": str(out),
+             "crop_height": crop_height, "people_per_scene": people_per_scene, "moments": moments,
+             "moment_step": float(moment_step), "camera": list(camera) if isinstance(camera, (list, tuple)) else camera,
+             "camera_heights": tuple(camera_heights), "distances": tuple(distances)} for p in range(walkers)]
+    write_metadata(out, [r for records in parallel_map(_render_walker, jobs, workers, desc="rendering unlabeled", unit="walker") for r in records])
     return out

@@ -242,7 +242,7 @@ def generate_video(out: str | Path, seed: int = 0, people: int = 6, seconds: flo
              "walkers": [asdict(w) for w in walkers], "degradation": asdict(deg), "fps": float(fps),
              "jpeg_quality": int(jpeg_quality), "background_img": bg,
              "frames": list(range(s, min(n_frames, s + chunk - 1) + 1))} for s in range(1, n_frames + 1, chunk)]
-    gt = [g for frames in parallel_map(_render_frames, jobs, workers) for per in frames for g in per]
+    gt = [g for frames in parallel_map(_render_frames, jobs, workers, desc=f"rendering video ({chunk} frames a chunk)", unit="chunk") for per in frames for g in per]
     with (out / GT_FILE).open("w") as f:
         for g in sorted(gt, key=lambda g: (g["frame"], g["id"])):
             x, y, w, h = g["box"]
