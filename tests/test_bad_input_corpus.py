@@ -314,6 +314,12 @@ CASES = [
     Case("temperature-zero", "train.py",
          lambda d: tr(d, "loss=moco", "loss.temperature=0", root=_unlabeled(d / "crops")),
          ("loss.temperature=0", "tau > 0", "Fix: set loss.temperature=")),
+    Case("margin-not-a-number", "train.py", lambda d: tr(d, "margin=abc"),
+         ("margin=abc", "expected a number (the default is 0.5)", "Fix: give a number, e.g. margin=0.5"), proc=True),
+    Case("switch-not-a-bool", "evaluate.py", lambda d: ev("flip_tta=maybe"),
+         ("flip_tta=maybe", "true or false", "Fix: flip_tta=true or flip_tta=false")),
+    Case("trainer-refuses-its-value", "train.py", lambda d: tr(d, "trainer.max_epochs=-3"),
+         ("trainer: `max_epochs` must be a non-negative integer", "You passed in -3", "Fix: change the trainer.*")),
     Case("batch-size-zero", "train.py", lambda d: tr(d, "data.batch_size=0"),
          ("data.batch_size=0", "at least one image per batch", "Fix: set data.batch_size="), proc=True),
 ]
@@ -460,3 +466,16 @@ def test_full_error_shows_the_traceback(tmp_path):
                         "market=null", "mlflow.enabled=false", f"hydra.run.dir={tmp_path / 'h'}"],
                        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode != 0 and "Traceback" in p.stderr and "DataRootError" in p.stderr
+
+
+def test_a_trainer_value_refused_after_the_run_started_leaves_it_failed_not_running(tmp_path, monkeypatch, capfd):
+    import mlflow
+
+    given = tmp_path / "in"
+    given.mkdir()
+    args = [*tr(given, "trainer.max_epochs=-3"), f"hydra.run.dir={tmp_path / 'hydra'}", f"cache_dir={tmp_path / 'cache'}"]
+    code, out, err = _run_here("train.py", args, monkeypatch, capfd)
+    assert code == 2 and "error: trainer: `max_epochs`" in err
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
+    assert [r.info.status for r in runs] == ["FAILED"]  # the user sees the attempt, ended, in the UI

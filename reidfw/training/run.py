@@ -171,15 +171,19 @@ def train(cfg: DictConfig) -> TrainResult:
         from reidfw.training.channels_last import ChannelsLast
 
         callbacks.append(ChannelsLast())  # acts on CUDA only
-    trainer: pl.Trainer = hydra.utils.instantiate(
-        cfg.trainer,
-        logger=mlf,
-        callbacks=callbacks,
-        plugins=[AtomicCheckpointIO()],  # a kill while writing leaves the previous file whole
-        default_root_dir=str(output_dir),
-        enable_progress_bar=cfg.callbacks.progress_bar,
-        **({"num_sanity_val_steps": SANITY_STEPS} if baseline else {}),
-    )
+    try:
+        trainer: pl.Trainer = hydra.utils.instantiate(
+            cfg.trainer,
+            logger=mlf,
+            callbacks=callbacks,
+            plugins=[AtomicCheckpointIO()],  # a kill while writing leaves the previous file whole
+            default_root_dir=str(output_dir),
+            enable_progress_bar=cfg.callbacks.progress_bar,
+            **({"num_sanity_val_steps": SANITY_STEPS} if baseline else {}),
+        )
+    except Exception:  # trainer.max_epochs=-3: the run ends FAILED in MLflow, not RUNNING forever
+        mlf.finalize("FAILED")
+        raise
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
 
     last = latest.last_model_path
