@@ -12,6 +12,7 @@ prints the validation mAP on the Market-layout set (reidfw's exact retrieval met
     .venv/bin/python benchmarks/moco_recipe.py model=reid_resnet18 steps=400 every=100 crop=0.6   # the GAP one before it
     .venv/bin/python benchmarks/moco_recipe.py tau=0.07 mom=0.99 projbn=0   # the recipe before that
     .venv/bin/python benchmarks/moco_recipe.py positives=crop       # two views of one crop
+    .venv/bin/python benchmarks/moco_recipe.py symmetric=1 steps=125  # MoCo v3's symmetrised loss, same compute
     .venv/bin/python benchmarks/moco_recipe.py mode=supervised      # the unlabeled set's person labels
     .venv/bin/python benchmarks/moco_recipe.py mode=supervised train=market   # labels from the retrieval set's cameras
     .venv/bin/python benchmarks/moco_recipe.py seeds=0,1,2 tau=0.07 # mean and 95 % interval over seeds
