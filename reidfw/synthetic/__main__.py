@@ -22,6 +22,7 @@ import time
 from reidfw.synthetic.cache import GENERATORS, ensure_dataset
 from reidfw.synthetic.camera import CAMERA_PRESETS
 from reidfw.synthetic.contact_sheet import contact_sheet
+from reidfw.synthetic.identity import PALETTES
 from reidfw.synthetic.generators.video_cli import add_video_parser, run_video
 from reidfw.synthetic.distribution import distribution_figure
 from reidfw.synthetic.presets import synthetic_preset
@@ -29,10 +30,10 @@ from reidfw.synthetic.render import DEFAULT_CROP_HEIGHT
 
 # CLI option -> generator keyword, per kind (only the options that kind understands).
 KIND_OPTIONS = {
-    "tracks": ["identities", "per_identity", "cameras"],
-    "unlabeled": ["count", "people_per_scene", "moments", "moment_step", "distances"],
+    "tracks": ["identities", "per_identity", "cameras", "palette"],
+    "unlabeled": ["count", "people_per_scene", "moments", "moment_step", "distances", "palette"],
     "study": ["per_condition", "impostors", "margin"],
-    "market": ["identities", "per_identity", "cameras", "distractors", "junk"],
+    "market": ["identities", "per_identity", "cameras", "distractors", "junk", "palette"],
 }
 
 
@@ -51,10 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "default: the generator's")
         defaults = demo[kind]
         for opt in KIND_OPTIONS[kind]:
-            typ = float if opt in ("margin", "moment_step", "distances") else int
+            typ = float if opt in ("margin", "moment_step", "distances") else str if opt == "palette" else int
             more = {"nargs": 2, "metavar": ("NEAR", "FAR")} if opt == "distances" else {}  # metres from the camera
+            if opt == "palette":  # the clothing colours people draw from (reidfw.synthetic.identity.PALETTES)
+                more = {"choices": list(PALETTES)}
             s.add_argument(f"--{opt.replace('_', '-')}", type=typ, default=defaults.get(opt), **more,
-                           help=f"default: {defaults.get(opt, 'generator default')}")
+                           help=f"default: {defaults.get(opt, 'the generator default' if opt != 'palette' else 'full')}")
     add_video_parser(sub)
     d = sub.add_parser("demo-data", help="render every set of a preset (conf/synthetic/<preset>.yaml) into the cache, once")
     d.add_argument("--preset", default="demo", help="the preset's name (default: demo)")

@@ -17,7 +17,15 @@ def test_ddp_queue_holds_keys_of_both_processes(tmp_path):
     trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_steps=1, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     # Distinguishable data: DistributedSampler gives each rank its own crops.
-    trainer.fit(m, DataLoader(TwoViews(n=2 * B), batch_size=B))
+    try:
+        trainer.fit(m, DataLoader(TwoViews(n=2 * B), batch_size=B))
+    except torch.multiprocessing.ProcessExitedException as e:
+        # Now and then gloo aborts a worker *after* fit returned ("terminate called without an active
+        # exception" while its threads are torn down). What this test checks was saved by then; a crash
+        # before the step would leave a rank's file missing and still fail below.
+        records = [tmp_path / f"rank{r}.pt" for r in (0, 1)]
+        if e.signal_name != "SIGABRT" or not all(p.exists() for p in records):
+            raise
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     assert (r0["rank"], r1["rank"]) == (0, 1)
     both = torch.cat([r0["local_keys"], r1["local_keys"]])

@@ -171,3 +171,42 @@ def test_study_camera_heights_extend_the_papers_with_the_slant_distance_kept():
     for bad in ([172, 232], [112, 600], [112, 112]):
         with pytest.raises(ValueError, match="camera_heights_cm"):
             generate_study("/nonexistent/never-written", camera_heights_cm=bad)
+
+
+def _nearest_garment(rgb) -> str:
+    from reidfw.synthetic.identity import GARMENT_PALETTE
+
+    return min(GARMENT_PALETTE, key=lambda n: float(np.sum((np.array(GARMENT_PALETTE[n]) - np.array(rgb)) ** 2)))
+
+
+def test_a_neutral_palette_dresses_the_same_people_in_neutral_colours():
+    from reidfw.synthetic.identity import PALETTES, identity_rng, sample_identity
+
+    neutral_tops = set(PALETTES["neutral"][0])
+    full = [sample_identity(identity_rng(0, "tracks", i), f"t{i}") for i in range(200)]
+    neutral = [sample_identity(identity_rng(0, "tracks", i), f"t{i}", "neutral") for i in range(200)]
+    # the same draws: everything but the clothing colours is the same person
+    for a, b in zip(full, neutral):
+        assert (a.height, a.build, a.skin, a.hair_style, a.top_pattern, a.headwear, a.backpack, a.bottom_style) == \
+               (b.height, b.build, b.skin, b.hair_style, b.top_pattern, b.headwear, b.backpack, b.bottom_style)
+    share = lambda people: np.mean([_nearest_garment(p.top_color) in neutral_tops for p in people])  # noqa: E731
+    assert share(neutral) >= 0.95  # jitter may cross to a near colour now and then
+    assert share(full) < 0.5  # 5 of 18 names: about 0.28
+    assert len({p.top_color for p in neutral}) > 150  # still a different shade per person
+
+
+def test_a_palette_reaches_the_generators_and_a_wrong_name_ends_before_rendering(tmp_path):
+    import pytest
+
+    from reidfw.errors import ConfigValueError
+    from reidfw.synthetic.generators.tracks import generate_tracks
+
+    out = generate_tracks(tmp_path / "t", identities=3, per_identity=2, cameras=1, palette="neutral", crop_height=48,
+                          workers=1)
+    metas = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
+    from reidfw.synthetic.identity import PALETTES
+
+    assert metas and all(_nearest_garment(m["identity"]["top_color"]) in PALETTES["neutral"][0] for m in metas)
+    with pytest.raises(ConfigValueError, match=r"palette=purple: expected one of full, neutral.*Fix: palette=full"):
+        generate_tracks(tmp_path / "bad", identities=2, palette="purple", workers=1)
+    assert not (tmp_path / "bad").exists()

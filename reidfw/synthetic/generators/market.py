@@ -28,7 +28,7 @@ from reidfw.synthetic.generators.common import (ground_point_in_view, mounted_ca
                                                 random_light, write_metadata)
 from reidfw.synthetic.sensor import exposure_of
 from reidfw.synthetic.generators.parallel import parallel_map
-from reidfw.synthetic.identity import identity_rng, sample_identity
+from reidfw.synthetic.identity import identity_rng, palette_names, sample_identity
 from reidfw.synthetic.render import DEFAULT_CROP_HEIGHT, PersonNotVisible, render_person
 from reidfw.synthetic.scene import build_scene
 from reidfw.synthetic.seeds import item_rng
@@ -52,7 +52,8 @@ def _camera_setup(seed: int, cam: int, camera):
 def _render_job(job: dict) -> dict | None:
     seed, out = job["seed"], Path(job["out"])
     camera, scene, sensor = _camera_setup(seed, job["camera"], job["camera_preset"])
-    identity = sample_identity(identity_rng(seed, job["space"], job["person"]), f"{job['space']}-{job['person']}")
+    identity = sample_identity(identity_rng(seed, job["space"], job["person"]), f"{job['space']}-{job['person']}",
+                               job["palette"])
     for attempt in range(20):
         rng = item_rng(seed, "market-image", job["key"], attempt)
         xz = ground_point_in_view(camera, float(rng.uniform(5.0, 18.0)), float(rng.uniform(-0.75, 0.75)))
@@ -115,8 +116,9 @@ def plan_market(seed: int, identities: int, per_identity: int, cameras: int, dis
 
 def generate_market(out: str | Path, seed: int = 0, identities: int = 100, per_identity: int = 7, cameras: int = 6,
                     distractors: int | None = None, junk: int | None = None, camera=CAMERAS,
-                    crop_height: int = DEFAULT_CROP_HEIGHT, workers: int | None = None) -> Path:
+                    palette: str = "full", crop_height: int = DEFAULT_CROP_HEIGHT, workers: int | None = None) -> Path:
     """Write a Market-1501-layout set: half the identities train, half query + gallery."""
+    palette_names(palette)  # here, not in a worker: a wrong name ends in one line
     if identities < 2 or cameras < 2 or cameras > 9:
         raise ValueError(f"need identities >= 2 and 2 <= cameras <= 9 (Market names use one camera digit); "
                          f"got identities={identities}, cameras={cameras}")
@@ -127,7 +129,7 @@ def generate_market(out: str | Path, seed: int = 0, identities: int = 100, per_i
         (out / folder).mkdir(parents=True, exist_ok=True)
     jobs = plan_market(seed, identities, per_identity, cameras, distractors, junk)
     for job in jobs:
-        job.update(seed=seed, out=str(out), crop_height=crop_height,
+        job.update(seed=seed, out=str(out), crop_height=crop_height, palette=palette,
                    camera_preset=list(camera) if isinstance(camera, (list, tuple)) else camera)
     records = [r for r in parallel_map(_render_job, jobs, workers, desc="rendering market", unit="crop") if r is not None]
     write_metadata(out, records)

@@ -30,7 +30,7 @@ from reidfw.synthetic.generators.common import (ground_point_in_view, mounted_ca
                                                 random_light, write_metadata)
 from reidfw.synthetic.sensor import exposure_of
 from reidfw.synthetic.generators.parallel import parallel_map
-from reidfw.synthetic.identity import identity_rng, sample_identity
+from reidfw.synthetic.identity import identity_rng, palette_names, sample_identity
 from reidfw.synthetic.render import DEFAULT_CROP_HEIGHT, PersonNotVisible, render_person
 from reidfw.synthetic.scene import build_scene
 from reidfw.synthetic.seeds import item_rng, item_seed
@@ -81,7 +81,7 @@ def _render_track(job: dict) -> list[dict]:
     seed, t, out = job["seed"], job["track"], Path(job["out"])
     camera, scene, sensor = _camera_setup(seed, job["camera"], job["camera_preset"], job["camera_heights"])
     rng = item_rng(seed, "track", t)
-    identity = sample_identity(identity_rng(seed, "tracks", t), f"t{t:05d}")
+    identity = sample_identity(identity_rng(seed, "tracks", t), f"t{t:05d}", job["palette"])
     start, end = _path(rng, camera, job["walks"], job["distances"])
     speed = rng.uniform(*WALK_SPEED)
     duration = float(np.linalg.norm(end - start) / speed)
@@ -120,11 +120,13 @@ def _render_track(job: dict) -> list[dict]:
 
 def generate_tracks(out: str | Path, seed: int = 0, identities: int = 64, per_identity: int = 16, cameras: int = 4,
                     camera="corridor_1080p", camera_heights: list[float] | None = None, walks: dict | None = None,
-                    distances=DISTANCES, crop_height: int = DEFAULT_CROP_HEIGHT, workers: int | None = None) -> Path:
+                    distances=DISTANCES, palette: str = "full", crop_height: int = DEFAULT_CROP_HEIGHT,
+                    workers: int | None = None) -> Path:
     """Write ``identities`` tracks (one identity each) of up to ``per_identity`` crops from ``cameras`` cameras
     of the ``camera`` preset (a name, a list to draw from, or a dict)."""
     if identities < 1 or per_identity < 1 or cameras < 1:
         raise ValueError(f"identities, per_identity and cameras must be >= 1 (got {identities}, {per_identity}, {cameras})")
+    palette_names(palette)  # here, not in a worker: a wrong name ends in one line
     walks = dict(walks or WALKS)
     if set(walks) - set(WALKS) or not any(v > 0 for v in walks.values()):
         raise ValueError(f"walks must weigh some of {sorted(WALKS)}, got {walks}")
@@ -132,7 +134,7 @@ def generate_tracks(out: str | Path, seed: int = 0, identities: int = 64, per_id
     out.mkdir(parents=True, exist_ok=True)
     jobs = [{"seed": seed, "track": t, "camera": t % cameras, "per_identity": per_identity, "out": str(out),
              "crop_height": crop_height, "camera_preset": camera, "camera_heights": list(camera_heights or []),
-             "walks": walks, "distances": tuple(distances)} for t in range(identities)]
+             "walks": walks, "distances": tuple(distances), "palette": palette} for t in range(identities)]
     rows = [r for track_rows in parallel_map(_render_track, jobs, workers, desc="rendering tracks", unit="track") for r in track_rows]
     if not rows:
         raise RuntimeError("no track produced a visible crop; check the camera setup in generators/tracks.py")

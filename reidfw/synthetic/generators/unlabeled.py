@@ -31,7 +31,7 @@ from reidfw.synthetic.body import Pose
 from reidfw.synthetic.generators.common import (ground_point_in_view, mounted_camera, person_fits, pick_preset,
                                                 random_light, write_metadata)
 from reidfw.synthetic.generators.parallel import parallel_map
-from reidfw.synthetic.identity import identity_rng, sample_identity
+from reidfw.synthetic.identity import identity_rng, palette_names, sample_identity
 from reidfw.synthetic.render import DEFAULT_CROP_HEIGHT, PersonNotVisible, render_person
 from reidfw.synthetic.scene import build_scene
 from reidfw.synthetic.seeds import item_rng
@@ -69,7 +69,7 @@ def _render_walker(job: dict) -> list[dict]:
     first, n = person * job["moments"], job["crops"]  # crop indices first .. first + n - 1
     scene_id = person // job["people_per_scene"]
     camera, scene, sensor = _scene_setup(seed, scene_id, job["camera"], job["camera_heights"])
-    identity = sample_identity(identity_rng(seed, "unlabeled", person), f"u{person:07d}")
+    identity = sample_identity(identity_rng(seed, "unlabeled", person), f"u{person:07d}", job["palette"])
     for attempt in range(PLACEMENT_DRAWS):   # a draw that puts the walk out of frame is redrawn (still deterministic)
         rng = item_rng(seed, "unlabeled", person, attempt)  # where and how this person walks: shared by their moments
         xz = ground_point_in_view(camera, float(rng.uniform(*job["distances"])), float(rng.uniform(-0.75, 0.75)))
@@ -116,12 +116,13 @@ def _render_walker(job: dict) -> list[dict]:
 
 def generate_unlabeled(out: str | Path, seed: int = 0, count: int = 1000, people_per_scene: int = 50, moments: int = 1,
                        moment_step: float = MOMENT_STEP, camera=CAMERAS, camera_heights=CAMERA_HEIGHTS, distances=DISTANCES,
-                       crop_height: int = DEFAULT_CROP_HEIGHT, workers: int | None = None) -> Path:
+                       palette: str = "full", crop_height: int = DEFAULT_CROP_HEIGHT, workers: int | None = None) -> Path:
     """Write ``count`` crops of ``count / moments`` people, ``people_per_scene`` of them per street camera
     (a preset drawn from ``camera``, mounted within ``camera_heights``; people ``distances`` metres away;
     a walker's moments spread over ``moment_step`` metres of their walk)."""
     if count < 1 or people_per_scene < 1 or moments < 1:
         raise ValueError(f"count, people_per_scene and moments must be >= 1, got {count}, {people_per_scene}, {moments}")
+    palette_names(palette)  # here, not in a worker: a wrong name ends in one line
     if moment_step < 0:
         raise ValueError(f"moment_step is metres along a walk and must be >= 0, got {moment_step}")
     out = Path(out)
@@ -129,7 +130,7 @@ def generate_unlabeled(out: str | Path, seed: int = 0, count: int = 1000, people
     walkers = -(-count // moments)  # the last walker has fewer moments when count is not a multiple
     jobs = [{"seed": seed, "person": p, "crops": min(moments, count - p * moments), "out": str(out),
              "crop_height": crop_height, "people_per_scene": people_per_scene, "moments": moments,
-             "moment_step": float(moment_step), "camera": list(camera) if isinstance(camera, (list, tuple)) else camera,
+             "moment_step": float(moment_step), "palette": palette, "camera": list(camera) if isinstance(camera, (list, tuple)) else camera,
              "camera_heights": tuple(camera_heights), "distances": tuple(distances)} for p in range(walkers)]
     write_metadata(out, [r for records in parallel_map(_render_walker, jobs, workers, desc="rendering unlabeled", unit="walker") for r in records])
     return out
