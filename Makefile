@@ -27,7 +27,7 @@ system-deps:
 	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql chromium chromium-driver
 
 demo: install
-	$(BIN)/python -m reidfw.demo
+	$(BIN)/python -m reidfw.demo $(if $(SYNTHETIC),--synthetic $(SYNTHETIC))
 
 test: install
 	$(BIN)/python -m pytest -q -m "not slow"

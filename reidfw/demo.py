@@ -6,9 +6,13 @@ evaluate both -- beside the colour-histogram baseline every model has to beat --
 on the calibrated factor study and the retrieval set, test the paper's findings, draw
 per model the paper's Fig 12 for every factor (where each similarity comes from), and ask
 one "same person?" question of each model with ``python -m reidfw.compare``.
+
+``python -m reidfw.demo --synthetic demo_neutral`` (``make demo SYNTHETIC=demo_neutral``) runs the
+same on another preset of ``conf/synthetic/``, into ``outputs/demo-<preset>``.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shlex
@@ -18,6 +22,7 @@ import time
 from pathlib import Path
 
 OUT = Path("outputs/demo")
+PRESET = "demo"
 
 
 def _run(args: list[str]) -> None:
@@ -31,8 +36,12 @@ def _run(args: list[str]) -> None:
 
 def _train(name: str, overrides: list[str]) -> dict:
     run_dir = OUT / name
-    _run([sys.executable, "train.py", *overrides, f"hydra.run.dir={run_dir}"])
+    _run([sys.executable, "train.py", *overrides, *_preset_override(), f"hydra.run.dir={run_dir}"])
     return json.loads((run_dir / "train_summary.json").read_text())
+
+
+def _preset_override() -> list[str]:
+    return [] if PRESET == "demo" else [f"synthetic={PRESET}"]
 
 
 def _learned(summary: dict) -> str:
@@ -52,16 +61,31 @@ def _compare_pair() -> list[str]:
     from reidfw.synthetic.presets import synthetic_preset
 
     cache = os.environ.get("REIDFW_CACHE", ".cache/reidfw")  # where demo-data and evaluate.py put the sets
-    study = read_manifest(ensure_dataset("study", synthetic_preset("demo")["study"], cache))
+    study = read_manifest(ensure_dataset("study", synthetic_preset(PRESET)["study"], cache))
     a, b = (next(c for c in study.factor("orientation").conditions if c.id == cid).images[0] for cid in ("180deg", "90deg"))
     box = lambda img: ",".join(str(int(v)) for v in img.box)  # noqa: E731
     return [str(a.path), str(b.path), f"box_a=[{box(a)}]", f"box_b=[{box(b)}]"]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    global OUT, PRESET
+    p = argparse.ArgumentParser(prog="python -m reidfw.demo", description=__doc__.splitlines()[0])
+    p.add_argument("--synthetic", default="demo", metavar="PRESET",
+                   help="the synthetic sets, a preset of conf/synthetic/ (default: demo; demo_neutral: the same "
+                        "people in dark neutrals and denim)")
+    PRESET = p.parse_args(argv).synthetic
+    from reidfw.synthetic.presets import synthetic_preset
+
+    try:
+        synthetic_preset(PRESET)  # a wrong name ends here, in one line, before anything runs
+    except FileNotFoundError as e:  # its message names the file and the known presets
+        print(f"error: --synthetic: {e}", file=sys.stderr)
+        sys.exit(2)
+    if PRESET != "demo":
+        OUT = Path(f"outputs/demo-{PRESET}")
     t0 = time.time()
     py = sys.executable
-    _run([py, "-m", "reidfw.synthetic", "demo-data"])
+    _run([py, "-m", "reidfw.synthetic", "demo-data", "--preset", PRESET])
     arcface = _train("arcface", ["experiment=demo", "loss=arcface", "margin=0.5"])
     moco = _train("moco", ["experiment=demo_moco"])
     _run(
@@ -70,6 +94,7 @@ def main() -> None:
             "evaluate.py",
             f"ckpt=[{arcface['exported_model']},{moco['exported_model']},colour_histogram]",
             "name=[ArcFace,MoCo,ColourHistogram]",
+            *_preset_override(),
             f"hydra.run.dir={OUT / 'evaluation'}",
         ]
     )

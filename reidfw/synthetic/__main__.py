@@ -32,7 +32,7 @@ from reidfw.synthetic.render import DEFAULT_CROP_HEIGHT
 KIND_OPTIONS = {
     "tracks": ["identities", "per_identity", "cameras", "palette"],
     "unlabeled": ["count", "people_per_scene", "moments", "moment_step", "distances", "palette"],
-    "study": ["per_condition", "impostors", "margin"],
+    "study": ["per_condition", "impostors", "margin", "palette"],
     "market": ["identities", "per_identity", "cameras", "distractors", "junk", "palette"],
 }
 

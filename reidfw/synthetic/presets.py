@@ -19,4 +19,12 @@ def synthetic_preset(name: str = "demo") -> dict[str, dict]:
         raise FileNotFoundError(
             f"{path}: no synthetic preset {name!r}; known presets: {known or 'none (is reidfw installed from its repository?)'}"
         )
-    return yaml.safe_load(path.read_text())
+    preset = yaml.safe_load(path.read_text()) or {}
+    # A preset may build on others as a Hydra group config does ("defaults: [demo, _self_]"): the
+    # listed presets first, then this file's keys merged over them, kind by kind.
+    merged: dict[str, dict] = {}
+    for base in preset.pop("defaults", []):
+        layer = preset if base == "_self_" else synthetic_preset(base)
+        for kind, settings in layer.items():
+            merged[kind] = {**merged.get(kind, {}), **settings}
+    return merged or preset

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import cv2
 import numpy as np
@@ -87,6 +88,24 @@ def test_tracks_keep_one_camera_height_per_track(tmp_path):
         per_track.setdefault(m["track_id"], set()).add(round(m["camera"]["position"][1], 6))
     assert all(len(h) == 1 for h in per_track.values())  # fixed within a track
     assert set().union(*per_track.values()) == {1.6, 4.5}  # the heights asked for, cycled over the cameras
+
+
+def test_a_track_under_a_high_camera_spans_view_angles_and_one_at_eye_level_does_not(tmp_path):
+    # What the study's camera-height factor changes is the angle the person is seen from; a camera 3.5 m
+    # up shows one track from many such angles as the person walks up to it, an eye-level one from one.
+    from reidfw.synthetic.distribution import read_distribution, summary
+
+    spread = {}
+    for h in (1.2, 3.5):
+        out = generate_tracks(tmp_path / f"h{h}", identities=3, per_identity=8, cameras=1, camera="corridor_720p",
+                              camera_heights=[h], crop_height=48, workers=1)
+        view = summary(read_distribution(out))["view_angle"]
+        spread[h] = view["within_identity_spread_mean"]
+        metas = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
+        m = metas[0]  # the angle is the lens's height over the person's mid-height, at the ground distance
+        expected = math.degrees(math.atan2(h - m["identity"]["height"] / 2, m["distance"]))
+        assert read_distribution(out)["view_angle"]["values"][0] == pytest.approx(expected)
+    assert spread[1.2] < 4.0 < 8.0 < spread[3.5]
 
 
 def test_unlabeled_moments_of_one_person_barely_move_and_scenes_share_a_camera(tmp_path):

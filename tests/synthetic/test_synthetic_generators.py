@@ -210,3 +210,26 @@ def test_a_palette_reaches_the_generators_and_a_wrong_name_ends_before_rendering
     with pytest.raises(ConfigValueError, match=r"palette=purple: expected one of full, neutral.*Fix: palette=full"):
         generate_tracks(tmp_path / "bad", identities=2, palette="purple", workers=1)
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_study_dresses_its_impostors_from_the_palette_and_its_subject_in_the_papers_clothes():
+    import pytest
+
+    from reidfw.errors import ConfigValueError
+    from reidfw.synthetic.generators.study import impostor_person, study_person
+    from reidfw.synthetic.identity import BOTTOM_PALETTE, PALETTES
+
+    subject = study_person(0)
+    full = [impostor_person(0, i, 30) for i in range(30)]
+    neutral = [impostor_person(0, i, 30, "neutral") for i in range(30)]
+    assert full == [impostor_person(0, i, 30, "full") for i in range(30)]  # the default is the full palette
+    hard, others = neutral[:10], neutral[10:]
+    # hard negatives wear the subject's top whatever the palette; their trousers come from the palette
+    assert all(p.top_color == subject.top_color for p in hard)
+    neutral_bottoms = {BOTTOM_PALETTE[n] for n in PALETTES["neutral"][1]}
+    assert all(p.bottom_color in neutral_bottoms for p in hard)
+    assert np.mean([_nearest_garment(p.top_color) in PALETTES["neutral"][0] for p in others]) >= 0.9
+    # the same people otherwise: palette changes clothing colours only
+    assert [(p.height, p.build, p.skin, p.hair_style) for p in full] == [(p.height, p.build, p.skin, p.hair_style) for p in neutral]
+    with pytest.raises(ConfigValueError, match="palette=plaid"):
+        impostor_person(0, 15, 30, "plaid")

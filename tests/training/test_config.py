@@ -29,6 +29,14 @@ def test_synthetic_presets_are_read_from_the_config_group():
     assert set(DEMO_SETTINGS) == set(TINY_SETTINGS) == {"tracks", "unlabeled", "study", "market"}
 
 
+def test_a_preset_built_on_another_reads_the_same_in_hydra_and_in_the_preset_reader():
+    # conf/synthetic/demo_neutral.yaml lists "defaults: [demo, _self_]" and sets only the palette: the
+    # demo's sizes stay written once, and train.py (Hydra) and the CLI / demo (synthetic_preset) agree.
+    neutral = synthetic_preset("demo_neutral")
+    assert neutral == {kind: {**settings, "palette": "neutral"} for kind, settings in DEMO_SETTINGS.items()}
+    assert dict(OmegaConf.to_container(_compose(["synthetic=demo_neutral"]).synthetic)) == neutral
+
+
 # (loss, optimizer name, lr, weight decay, gradient clipping, augmentation recipe) of each method's own recipe
 RECIPES = [
     ("arcface", "sgd", 0.1, 5e-4, 5.0, None),

@@ -54,7 +54,7 @@ from reidfw.data.formats.study_manifest import StudyCondition, StudyFactor, Stud
 from reidfw.synthetic.body import Pose
 from reidfw.synthetic.camera import camera_facing, camera_preset
 from reidfw.synthetic.generators.parallel import parallel_map
-from reidfw.synthetic.identity import BOTTOM_PALETTE, HAIR_COLORS, HEADWEAR_COLORS, SHOE_COLORS, SKIN_TONES, Identity, identity_rng, sample_identity
+from reidfw.synthetic.identity import BOTTOM_PALETTE, HAIR_COLORS, HEADWEAR_COLORS, SHOE_COLORS, SKIN_TONES, Identity, identity_rng, palette_names, sample_identity
 from reidfw.synthetic.render import DEFAULT_CROP_HEIGHT, render_person
 from reidfw.synthetic.scene import Light, build_scene
 from reidfw.synthetic.seeds import item_rng, item_seed
@@ -156,9 +156,11 @@ def dress(person: Identity, condition: dict) -> Identity:
                           backpack=bool(condition["backpack"]))
 
 
-def impostor_person(seed: int, index: int, count: int) -> Identity:
-    """Impostor ``index`` of ``count``: hard negatives first (see the module docstring)."""
+def impostor_person(seed: int, index: int, count: int, palette: str = "full") -> Identity:
+    """Impostor ``index`` of ``count``: hard negatives first (see the module docstring), dressed from
+    ``palette`` like the retrieval and training sets (the hard negatives' trousers too)."""
     subject = study_person(seed)
+    bottoms = [BOTTOM_PALETTE[name] for name in palette_names(palette)[1]]
     rng = identity_rng(seed, "study-impostor", index)
     pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
     ident = f"impostor-{index:02d}"
@@ -166,10 +168,10 @@ def impostor_person(seed: int, index: int, count: int) -> Identity:
         return subject.replace(
             identity_id=ident, height=float(subject.height + rng.uniform(-0.06, 0.06)), skin=pick(SKIN_TONES),
             hair_color=pick(HAIR_COLORS), hair_style=pick(["short", "long", "bald"]),
-            bottom_color=pick(list(BOTTOM_PALETTE.values())), shoe_color=pick(SHOE_COLORS),
+            bottom_color=pick(bottoms), shoe_color=pick(SHOE_COLORS),
             headwear=pick(["helmet", "cap", "none"]), headwear_color=pick(HEADWEAR_COLORS),
         )
-    other = sample_identity(rng, ident)
+    other = sample_identity(rng, ident, palette)
     if index < 2 * count // 3:
         return other.replace(build=subject.build, height=float(subject.height + rng.uniform(-0.03, 0.03)))
     return other
@@ -183,7 +185,7 @@ def imaging_key(cond: dict) -> tuple:
 def _render_image(job: dict) -> dict:
     seed, cond, out = job["seed"], job["condition"], Path(job["out"])
     if job.get("impostor") is not None:
-        person = impostor_person(seed, job["impostor"], job["impostors"]).replace(backpack=bool(cond["backpack"]))
+        person = impostor_person(seed, job["impostor"], job["impostors"], job["palette"]).replace(backpack=bool(cond["backpack"]))
     else:
         person = dress(study_person(seed), cond)
     preset = camera_preset(job["camera"])
@@ -207,11 +209,13 @@ def _render_image(job: dict) -> dict:
 
 def generate_study(out: str | Path, seed: int = 0, per_condition: int = 5, impostors: int = 20,
                    camera="corridor_1080p", crop_height: int = DEFAULT_CROP_HEIGHT, margin: float = 0.15,
-                   workers: int | None = None, camera_heights_cm=PAPER_CAMERA_HEIGHTS_CM) -> Path:
+                   workers: int | None = None, camera_heights_cm=PAPER_CAMERA_HEIGHTS_CM, palette: str = "full") -> Path:
     """Write the full study (every factor and condition of the paper) with ``per_condition`` images each,
     and ``impostors`` other people photographed once under every condition, through the ``camera``
-    preset (a name or a dict: "what does my camera do to matching?")."""
+    preset (a name or a dict: "what does my camera do to matching?"). ``palette`` dresses the impostors
+    (the subject wears the paper's clothes whatever it is)."""
     camera_preset(camera)  # an unknown preset fails here, before any rendering
+    palette_names(palette)
     _check_heights(camera_heights_cm)
     if per_condition < 2:
         raise ValueError(f"per_condition must be >= 2 (the matrix diagonal needs pairs of images), got {per_condition}")
@@ -221,7 +225,7 @@ def generate_study(out: str | Path, seed: int = 0, per_condition: int = 5, impos
     out.mkdir(parents=True, exist_ok=True)
     factors = study_factors(study_person(seed), camera_heights_cm)
     base = {"seed": seed, "out": str(out), "crop_height": crop_height, "margin": margin, "impostors": impostors,
-            "camera": camera}
+            "camera": camera, "palette": palette}
     jobs, first_of_key, imp_jobs = [], {}, {}
     for f in factors:
         for cid, _, changes in f.conditions:
