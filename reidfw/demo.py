@@ -8,7 +8,7 @@ per model the paper's Fig 12 for every factor (where each similarity comes from)
 one "same person?" question of each model with ``python -m reidfw.compare``.
 
 ``python -m reidfw.demo --synthetic demo_neutral`` (``make demo SYNTHETIC=demo_neutral``) runs the
-same on another preset of ``conf/synthetic/``, into ``outputs/demo-<preset>``.
+same on another preset of ``conf/synthetic/``, into ``outputs/<preset>``.
 """
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: --synthetic: {e}", file=sys.stderr)
         sys.exit(2)
     if PRESET != "demo":
-        OUT = Path(f"outputs/demo-{PRESET}")
+        OUT = Path("outputs") / PRESET
     t0 = time.time()
     py = sys.executable
     _run([py, "-m", "reidfw.synthetic", "demo-data", "--preset", PRESET])

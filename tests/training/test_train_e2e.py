@@ -102,7 +102,7 @@ def test_an_ablation_pair_lands_as_a_parent_run_with_two_children(tmp_path):
     assert len(parents) == 1
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert sorted(r.data.tags["reidfw.ablation.variant"] for r in children) == [
-        "+synthetic.tracks.camera_heights=[1.6,3.0,5.0]", "+synthetic.tracks.camera_heights=[3.0]"]
+        "+synthetic.tracks.camera_heights=[1.2,3.0,5.0]", "+synthetic.tracks.camera_heights=[1.2]"]
     assert {a.path for a in client.list_artifacts(parents[0].info.run_id)} >= {"ablation.png", "ablation.json"}
     assert any(k.startswith("robustness/camera_height/") for k in parents[0].data.metrics)
     # the unbounded scale beside the bounded one (strangers beaten saturates at 1.00)
